@@ -1,0 +1,203 @@
+using VfsMount.FileSystem.Handles;
+using VfsMount.Store.Posix;
+
+namespace VfsMount.FileSystem;
+
+public sealed partial class ContextFileSystem
+{
+    public int Open(string path, OpenFlags flags, Caller caller, out OpenResult result) =>
+        OpenOrCreate(path, flags, 0x1A4, caller, create: false, out result);
+
+    public int Create(string path, uint mode, OpenFlags flags, Caller caller, out OpenResult result) =>
+        OpenOrCreate(path, flags | OpenFlags.Create, mode, caller, create: true, out result);
+
+    private int OpenOrCreate(string path, OpenFlags flags, uint mode, Caller caller, bool create, out OpenResult result)
+    {
+        result = default;
+        try
+        {
+            var node = Existing(path, out int errno);
+            if (node.Kind == NodeKind.Hidden && create) return Refuse(node, path, Errno.EPERM, "internal files of the store cannot be created");
+            if (errno != 0) return errno;
+            bool writing = (flags & (OpenFlags.Write | OpenFlags.ReadWrite)) != 0;
+            bool exclusive = create && (flags & OpenFlags.Exclusive) != 0;
+            Handle handle;
+            bool directIo;
+            switch (node.Kind)
+            {
+                case NodeKind.Root:
+                case NodeKind.Context:
+                    return writing ? Errno.EISDIR : Errno.EPERM;
+                case NodeKind.Invalid:
+                    return create ? Refuse(node, path, Errno.EPERM, "only contexts and state.json live at the top") : Errno.ENOENT;
+                case NodeKind.TranscriptLog:
+                case NodeKind.InboxLog:
+                case NodeKind.TextLog:
+                    if (exclusive) return Errno.EEXIST;
+                    if ((flags & OpenFlags.Truncate) != 0 && writing) return Refuse(node, path, Errno.EPERM, "logs cannot be truncated");
+                    handle = new LogHandle(LogTargetOf(node), (flags & OpenFlags.Append) != 0, UserNames.Of(caller.Uid), _refusals, Limits.MaxLineBytes);
+                    directIo = true;   // reads must always see the latest appends
+                    break;
+                case NodeKind.Document:
+                    if (exclusive && FileStatus.Lstat(node.StorePath!, out _) == 0) return Errno.EEXIST;
+                    if (!writing)
+                    {
+                        errno = PosixFile.Open(node.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var doc);
+                        if (errno != 0) return errno;
+                        handle = new FileHandle(doc!, append: false, readOnly: true);
+                        directIo = false;
+                        break;
+                    }
+                    if (!create && FileStatus.Lstat(node.StorePath!, out _) != 0) return Errno.ENOENT;
+                    handle = new DocumentHandle(node.StorePath!, node.Format, (flags & OpenFlags.Truncate) != 0,
+                        (flags & OpenFlags.Append) != 0, Limits.MaxDocumentBytes, Changed,
+                        (target, e, reason, content) => _refusals.Refuse(node.Context ?? "", Path.GetFileName(target), e, reason, content));
+                    directIo = true;   // the staged copy is this handle's alone: keep it out of the shared page cache
+                    break;
+                case NodeKind.ReadOnly:
+                    if (writing || create) return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
+                    errno = PosixFile.Open(node.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var ro);
+                    if (errno != 0) return errno;
+                    handle = new FileHandle(ro!, append: false, readOnly: true);
+                    directIo = false;
+                    break;
+                default:
+                    errno = PosixFile.Open(node.StorePath!, ScratchFlags(flags) | PosixFile.NoFollow, mode, out var file);
+                    if (errno != 0) return errno;
+                    handle = new FileHandle(file!, (flags & OpenFlags.Append) != 0, readOnly: false);
+                    directIo = false;
+                    break;
+            }
+            ulong id = (ulong)Interlocked.Increment(ref _nextHandle);
+            _handles[id] = handle;
+            result = new OpenResult(id, directIo, KeepCache: false);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, path);
+        }
+    }
+
+    private LogTarget LogTargetOf(Node node) => node.Kind switch
+    {
+        NodeKind.TranscriptLog => new TranscriptTarget(_store, node.Context!),
+        NodeKind.InboxLog => new InboxTarget(_store, node.Context!),
+        _ => new PlainLogTarget(node.StorePath!, node.Context!, PathMap.TextLogName),
+    };
+
+    private static int ScratchFlags(OpenFlags flags)
+    {
+        int f = (flags & OpenFlags.ReadWrite) != 0 ? PosixFile.ReadWrite
+            : (flags & OpenFlags.Write) != 0 ? PosixFile.WriteOnly : PosixFile.ReadOnly;
+        if ((flags & OpenFlags.Append) != 0) f |= PosixFile.Append;
+        if ((flags & OpenFlags.Truncate) != 0) f |= PosixFile.Truncate;
+        if ((flags & OpenFlags.Create) != 0) f |= PosixFile.Create;
+        if ((flags & OpenFlags.Exclusive) != 0) f |= PosixFile.Exclusive;
+        return f;
+    }
+
+    public int Read(ulong handle, Span<byte> buffer, long offset, out int bytesRead)
+    {
+        bytesRead = 0;
+        if (!_handles.TryGetValue(handle, out var h)) return Errno.EBADF;
+        try
+        {
+            return h.Read(buffer, offset, out bytesRead);
+        }
+        catch (Exception e)
+        {
+            return Fail(e, $"handle {handle}");
+        }
+    }
+
+    public int Write(ulong handle, ReadOnlySpan<byte> data, long offset, out int bytesWritten)
+    {
+        bytesWritten = 0;
+        if (!_handles.TryGetValue(handle, out var h)) return Errno.EBADF;
+        try
+        {
+            lock (h) return h.Write(data, offset, out bytesWritten);
+        }
+        catch (Exception e)
+        {
+            return Fail(e, $"handle {handle}");
+        }
+    }
+
+    public int Flush(ulong handle) => OnHandle(handle, h => h.Flush());
+
+    public int Fsync(ulong handle, bool dataOnly) => OnHandle(handle, h => h.Fsync());
+
+    public int Release(ulong handle)
+    {
+        if (!_handles.TryRemove(handle, out var h)) return Errno.EBADF;
+        try
+        {
+            lock (h) h.Release();
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, $"handle {handle}");
+        }
+    }
+
+    public int Truncate(string path, ulong? handle, long size)
+    {
+        if (handle is { } id && _handles.TryGetValue(id, out _)) return OnHandle(id, h => h.Truncate(size));
+        try
+        {
+            var node = Existing(path, out int errno);
+            if (errno != 0) return errno;
+            switch (node.Kind)
+            {
+                case NodeKind.TranscriptLog or NodeKind.InboxLog or NodeKind.TextLog:
+                    return Refuse(node, path, Errno.EPERM, "logs cannot be truncated");
+                case NodeKind.ReadOnly:
+                    return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
+                case NodeKind.Document:
+                {
+                    // truncate(2) by name: a staged copy of its own, committed at once.
+                    var doc = new DocumentHandle(node.StorePath!, node.Format, truncate: false, append: false, Limits.MaxDocumentBytes, Changed,
+                        (target, e, reason, content) => _refusals.Refuse(node.Context ?? "", Path.GetFileName(target), e, reason, content));
+                    try
+                    {
+                        errno = doc.Truncate(size);
+                        return errno != 0 ? errno : doc.Flush();
+                    }
+                    finally
+                    {
+                        doc.Release();
+                    }
+                }
+                case NodeKind.Scratch:
+                    errno = PosixFile.Open(node.StorePath!, PosixFile.WriteOnly | PosixFile.NoFollow, 0, out var file);
+                    if (errno != 0) return errno;
+                    using (file) return file!.SetLength(size);
+                default:
+                    return Errno.EISDIR;
+            }
+        }
+        catch (Exception e)
+        {
+            return Fail(e, path);
+        }
+    }
+
+    private int OnHandle(ulong handle, Func<Handle, int> operation)
+    {
+        if (!_handles.TryGetValue(handle, out var h)) return Errno.EBADF;
+        try
+        {
+            lock (h) return operation(h);
+        }
+        catch (Exception e)
+        {
+            return Fail(e, $"handle {handle}");
+        }
+    }
+
+    private int Refuse(Node node, string path, int errno, string reason) =>
+        _refusals.Refuse(node.Context ?? "", Path.GetFileName(path), errno, reason);
+}

@@ -1,0 +1,195 @@
+using VfsMount.Store;
+using VfsMount.Store.Documents;
+using VfsMount.Store.Posix;
+
+namespace VfsMount.FileSystem;
+
+public sealed partial class ContextFileSystem
+{
+    public int Unlink(string path) => Guard(path, () =>
+    {
+        var node = _paths.Resolve(path);
+        return node.Kind switch
+        {
+            NodeKind.Hidden => Refuse(node, path, Errno.EPERM, "internal files of the store cannot be removed"),
+            NodeKind.TranscriptLog or NodeKind.InboxLog or NodeKind.TextLog => Refuse(node, path, Errno.EPERM, "logs cannot be removed"),
+            NodeKind.ReadOnly => Refuse(node, path, Errno.EROFS, "transcript/ is read-only"),
+            NodeKind.Root or NodeKind.Context => Errno.EISDIR,
+            NodeKind.Invalid => Errno.ENOENT,
+            _ when Existing(path, out int errno) is var _ && errno != 0 => errno,
+            _ => RemoveDurably(node.StorePath!),
+        };
+    });
+
+    private static int RemoveDurably(string storePath)
+    {
+        int errno = PathOps.Unlink(storePath);
+        return errno != 0 ? errno : PosixFile.SyncDirectory(Path.GetDirectoryName(storePath)!);
+    }
+
+    public int Mkdir(string path, uint mode) => Guard(path, () =>
+    {
+        var node = _paths.Resolve(path);
+        switch (node.Kind)
+        {
+            case NodeKind.Context:
+            case NodeKind.Invalid when path.Count(c => c == '/') == 1:
+                _store.CreateContext(Path.GetFileName(path));   // EINVAL / ENAMETOOLONG / EEXIST from the store
+                return 0;
+            case NodeKind.Scratch:
+                return Existing(path, out int errno) is var _ && errno != 0 ? errno : PathOps.Mkdir(node.StorePath!, mode);
+            case NodeKind.ReadOnly:
+                return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
+            case NodeKind.Hidden:
+                return Refuse(node, path, Errno.EPERM, "internal names of the store cannot be created");
+            default:
+                return Errno.EEXIST;
+        }
+    });
+
+    public int Rmdir(string path) => Guard(path, () =>
+    {
+        var node = Existing(path, out int errno);
+        if (errno != 0) return errno;
+        switch (node.Kind)
+        {
+            case NodeKind.Context:
+                if (HasScratch(node.StorePath!)) return Refuse(node, path, Errno.ENOTEMPTY, "the context holds scratch files");
+                _store.RemoveContext(node.Context!);   // ENOTEMPTY when the transcript has entries beyond its anchor
+                return 0;
+            case NodeKind.Scratch:
+                return PathOps.Rmdir(node.StorePath!);
+            case NodeKind.ReadOnly:
+                return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
+            case NodeKind.Root:
+                return Errno.EBUSY;
+            default:
+                return Errno.ENOTDIR;
+        }
+    });
+
+    /// <summary>Anything a user put in the context beyond chibi's own files.</summary>
+    private static bool HasScratch(string contextDir) =>
+        new DirectoryInfo(contextDir).EnumerateFileSystemInfos().Any(i =>
+            !PathMap.IsInternal(i.Name) && i.Name != PathMap.TranscriptDirName
+            && !PathMap.IsChibiFile(i.Name));
+
+    public int Rename(string from, string to, RenameFlags flags) => Guard(from, () =>
+    {
+        var source = Existing(from, out int errno);
+        if (errno != 0) return errno;
+        var target = _paths.Resolve(to);
+        if (target.Kind is NodeKind.Hidden) return Refuse(target, to, Errno.EPERM, "internal names of the store cannot be renamed over");
+        if (source.Kind == NodeKind.Context || target.Kind == NodeKind.Context)
+        {
+            if (source.Kind != NodeKind.Context) return Errno.EPERM;
+            if (target.Kind != NodeKind.Context) return Refuse(target, to, Errno.EINVAL, $"\"{Path.GetFileName(to)}\" is not a valid context name");
+            if ((flags & RenameFlags.Exchange) != 0) return Errno.EINVAL;
+            _store.RenameContext(source.Context!, target.Context!);   // EEXIST / EBUSY from the store
+            return 0;
+        }
+        if (source.IsLog || target.IsLog) return Refuse(source.IsLog ? source : target, source.IsLog ? from : to, Errno.EPERM, "logs cannot be renamed or replaced");
+        if (source.Kind == NodeKind.ReadOnly || target.Kind == NodeKind.ReadOnly) return Refuse(source, from, Errno.EROFS, "transcript/ is read-only");
+        if (target.Kind is NodeKind.Invalid or NodeKind.Root) return Errno.EPERM;
+        if (target.Context is not null && !_store.ContextExists(target.Context)) return Errno.ENOENT;
+        if ((flags & RenameFlags.Exchange) != 0 && target.Kind == NodeKind.Document) return Errno.EINVAL;
+
+        if (target.Kind == NodeKind.Document)
+        {
+            // rename(scratch, document) is how editors save: a validated commit of the file's content.
+            if (FileStatus.Lstat(source.StorePath!, out var st) != 0) return Errno.ENOENT;
+            if (!st.IsRegular) return Errno.EINVAL;
+            if ((flags & RenameFlags.NoReplace) != 0 && FileStatus.Lstat(target.StorePath!, out _) == 0) return Errno.EEXIST;
+            try
+            {
+                DocumentValidator.Validate(target.Format, source.StorePath!);
+            }
+            catch (StoreException e)
+            {
+                return _refusals.Refuse(target.Context ?? "", Path.GetFileName(to), e.Errno, e.Message);
+            }
+            using (var file = PosixFile.OpenOrThrow(source.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow)) file.Sync();
+            errno = PathOps.Rename(source.StorePath!, target.StorePath!, 0);
+            if (errno != 0) return errno;
+            errno = SyncParents(source.StorePath!, target.StorePath!);
+            Changed(target.StorePath!);
+            return errno;
+        }
+        errno = PathOps.Rename(source.StorePath!, target.StorePath!, (uint)flags);
+        return errno != 0 ? errno : SyncParents(source.StorePath!, target.StorePath!);
+    });
+
+    private static int SyncParents(string a, string b)
+    {
+        int errno = PosixFile.SyncDirectory(Path.GetDirectoryName(b)!);
+        if (errno == 0 && Path.GetDirectoryName(a) != Path.GetDirectoryName(b)) errno = PosixFile.SyncDirectory(Path.GetDirectoryName(a)!);
+        return errno;
+    }
+
+    public int Symlink(string target, string linkPath) => Guard(linkPath, () =>
+    {
+        var node = _paths.Resolve(linkPath);
+        return node.Kind switch
+        {
+            NodeKind.Scratch when Existing(linkPath, out int errno) is var _ && errno != 0 => errno,
+            NodeKind.Scratch => PathOps.Symlink(target, node.StorePath!),
+            NodeKind.ReadOnly => Errno.EROFS,
+            NodeKind.Context or NodeKind.Invalid or NodeKind.Root => Errno.EPERM,
+            NodeKind.Hidden => Refuse(node, linkPath, Errno.EPERM, "internal names of the store cannot be created"),
+            _ => Errno.EEXIST,
+        };
+    });
+
+    public int ReadLink(string path, out string target)
+    {
+        target = "";
+        try
+        {
+            var node = Existing(path, out int errno);
+            if (errno != 0) return errno;
+            return node.StorePath is null || node.Kind is NodeKind.Context or NodeKind.Root ? Errno.EINVAL : PathOps.ReadLink(node.StorePath, out target);
+        }
+        catch (Exception e)
+        {
+            return Fail(e, path);
+        }
+    }
+
+    public int Chmod(string path, uint mode) => Guard(path, () =>
+    {
+        var node = Existing(path, out int errno);
+        if (errno != 0) return errno;
+        return node.Kind switch
+        {
+            NodeKind.Scratch or NodeKind.Document when FileStatus.Lstat(node.StorePath!, out var st) == 0 && !st.IsSymlink
+                => PathOps.Chmod(node.StorePath!, mode & 0xFFF),
+            NodeKind.Scratch or NodeKind.Document => Errno.EOPNOTSUPP,
+            NodeKind.ReadOnly => Errno.EROFS,
+            _ => Errno.EPERM,
+        };
+    });
+
+    public int SetTimes(string path, long? accessNs, long? modifyNs) => Guard(path, () =>
+    {
+        var node = Existing(path, out int errno);
+        if (errno != 0) return errno;
+        return node.Kind switch
+        {
+            NodeKind.Scratch or NodeKind.Document or NodeKind.Context => PathOps.SetTimes(node.StorePath!, accessNs, modifyNs),
+            NodeKind.ReadOnly => Errno.EROFS,
+            _ => 0,   // logs and the root keep their times; `touch` on them is harmless
+        };
+    });
+
+    private int Guard(string path, Func<int> operation)
+    {
+        try
+        {
+            return operation();
+        }
+        catch (Exception e)
+        {
+            return Fail(e, path);
+        }
+    }
+}

@@ -1,0 +1,253 @@
+using System.Collections.Concurrent;
+using VfsMount.FileSystem.Handles;
+using VfsMount.Store;
+using VfsMount.Store.Posix;
+
+namespace VfsMount.FileSystem;
+
+/// <summary>
+/// The view of SPEC §2 over a chibi store: root, contexts, logs, documents, scratch and the
+/// read-only transcript/. Platform-neutral; hosts translate kernel requests into these calls.
+/// Every operation is an exception firewall: store errors become their errno, anything
+/// unexpected is logged and answered with EIO.
+/// </summary>
+public sealed partial class ContextFileSystem : IFileSystem
+{
+    private readonly ChibiStore _store;
+    private readonly PathMap _paths;
+    private readonly Refusals _refusals;
+    private readonly TextWriter _log;
+    private readonly ConcurrentDictionary<ulong, Handle> _handles = new();
+    private long _nextHandle;
+
+    public ContextFileSystem(ChibiStore store, TextWriter? log = null, MountLimits? limits = null)
+    {
+        _store = store;
+        _paths = new PathMap(store);
+        _log = log ?? Console.Error;
+        _refusals = new Refusals(store.Quarantine, _log);
+        Limits = limits ?? MountLimits.Default;
+    }
+
+    public MountLimits Limits { get; }
+
+    /// <summary>Raised with a mount path whose committed content changed (the host drops kernel caches).</summary>
+    public event Action<string>? ContentChanged;
+
+    public int GetAttr(string path, ulong? handle, out FileAttr attr)
+    {
+        attr = default;
+        try
+        {
+            if (handle is { } h && _handles.TryGetValue(h, out var open) && open.Size is { } size)
+            {
+                var node0 = _paths.Resolve(path);
+                int e = node0.StorePath is not null && FileStatus.Lstat(node0.StorePath, out var st0) == 0
+                    ? Fill(st0, out attr) : Virtual(FileKind.Regular, 0x1A4, 0, out attr);
+                attr.Size = size;
+                return e;
+            }
+            return AttrOf(_paths.Resolve(path), path, out attr);
+        }
+        catch (Exception e)
+        {
+            return Fail(e, path);
+        }
+    }
+
+    private int AttrOf(Node node, string path, out FileAttr attr)
+    {
+        attr = default;
+        switch (node.Kind)
+        {
+            case NodeKind.Root:
+                return Stat(node.StorePath!, out attr);
+            case NodeKind.Context:
+                return _store.ContextExists(node.Context!) ? Stat(node.StorePath!, out attr) : Errno.ENOENT;
+            case NodeKind.Hidden:
+            case NodeKind.Invalid:
+                return Errno.ENOENT;
+        }
+        if (node.Context is not null && !_store.ContextExists(node.Context)) return Errno.ENOENT;
+        switch (node.Kind)
+        {
+            case NodeKind.TranscriptLog:
+            {
+                var log = _store.Transcript(node.Context!);
+                int e = FileStatus.Lstat(log.ActivePath, out var st) == 0 ? Fill(st, out attr) : Virtual(FileKind.Regular, 0x1A4, 0, out attr);
+                attr.Permissions = 0x1A4;
+                attr.Size = log.Length;
+                return e;
+            }
+            case NodeKind.InboxLog:
+            case NodeKind.TextLog:
+                return FileStatus.Lstat(node.StorePath!, out var lst) == 0 ? Fill(lst, out attr) : Virtual(FileKind.Regular, 0x1A4, 0, out attr);
+            case NodeKind.Document:
+            {
+                if (FileStatus.Lstat(node.StorePath!, out var dst) == 0) return Fill(dst, out attr);
+                // A document created but not yet committed exists for the handle that staged it.
+                var staged = _handles.Values.OfType<DocumentHandle>().FirstOrDefault(d => d.Target == node.StorePath);
+                if (staged is null) return node.Context is null ? Virtual(FileKind.Regular, 0x1A4, 0, out attr) : Errno.ENOENT;
+                Virtual(FileKind.Regular, 0x1A4, staged.Size ?? 0, out attr);
+                return 0;
+            }
+            case NodeKind.ReadOnly:
+            {
+                int e = Stat(node.StorePath!, out attr);
+                attr.Permissions &= ~0x92u;   // no write bits: transcript/ is read-only
+                return e;
+            }
+            default:
+                return ScratchPathOk(node) is var bad && bad != 0 ? bad : Stat(node.StorePath!, out attr);
+        }
+    }
+
+    public int ReadDir(string path, List<DirEntry> entries)
+    {
+        try
+        {
+            var node = _paths.Resolve(path);
+            switch (node.Kind)
+            {
+                case NodeKind.Root:
+                    entries.Add(new DirEntry("state.json", FileKind.Regular));
+                    foreach (var c in _store.ListContexts()) entries.Add(new DirEntry(c, FileKind.Directory));
+                    return 0;
+                case NodeKind.Context:
+                    if (!_store.ContextExists(node.Context!)) return Errno.ENOENT;
+                    foreach (var name in PathMap.AlwaysListed) entries.Add(new DirEntry(name, FileKind.Regular));
+                    entries.Add(new DirEntry(PathMap.TranscriptDirName, FileKind.Directory));
+                    ListStoreDir(node.StorePath!, entries, skip: [.. PathMap.AlwaysListed, PathMap.TranscriptDirName]);
+                    return 0;
+                case NodeKind.ReadOnly:
+                case NodeKind.Scratch:
+                    if (node.Kind == NodeKind.Scratch && ScratchPathOk(node) is var bad && bad != 0) return bad;
+                    if (FileStatus.Lstat(node.StorePath!, out var st) != 0) return Errno.ENOENT;
+                    if (!st.IsDirectory) return Errno.ENOTDIR;
+                    ListStoreDir(node.StorePath!, entries, skip: []);
+                    return 0;
+                default:
+                    return Errno.ENOTDIR;
+            }
+        }
+        catch (Exception e)
+        {
+            return Fail(e, path);
+        }
+    }
+
+    private static void ListStoreDir(string dir, List<DirEntry> entries, string[] skip)
+    {
+        foreach (var info in new DirectoryInfo(dir).EnumerateFileSystemInfos())
+        {
+            if (PathMap.IsInternal(info.Name) || skip.Contains(info.Name)) continue;
+            var kind = info.LinkTarget is not null ? FileKind.Symlink
+                : info is DirectoryInfo ? FileKind.Directory : FileKind.Regular;
+            entries.Add(new DirEntry(info.Name, kind));
+        }
+    }
+
+    public int StatFs(string path, out FsStats stats)
+    {
+        var drive = new DriveInfo(_store.Root);
+        const ulong block = 4096;
+        stats = new FsStats
+        {
+            BlockSize = block,
+            Blocks = (ulong)drive.TotalSize / block,
+            BlocksFree = (ulong)drive.TotalFreeSpace / block,
+            BlocksAvailable = (ulong)drive.AvailableFreeSpace / block,
+            Files = 1_000_000,
+            FilesFree = 1_000_000,
+            NameMax = 255,
+        };
+        return 0;
+    }
+
+    /// <summary>The daemon never follows a symlink out of the store: every directory on the way must be real.</summary>
+    private int ScratchPathOk(Node node)
+    {
+        string dir = _store.ContextDir(node.Context!);
+        string rel = Path.GetRelativePath(dir, node.StorePath!);
+        var parts = rel.Split('/');
+        for (int i = 0; i < parts.Length - 1; i++)
+        {
+            dir = Path.Combine(dir, parts[i]);
+            if (FileStatus.Lstat(dir, out var st) != 0) return Errno.ENOENT;
+            if (!st.IsDirectory) return st.IsSymlink ? Errno.ELOOP : Errno.ENOTDIR;
+        }
+        return 0;
+    }
+
+    private static int Stat(string storePath, out FileAttr attr)
+    {
+        int errno = FileStatus.Lstat(storePath, out var st);
+        if (errno != 0)
+        {
+            attr = default;
+            return errno;
+        }
+        return Fill(st, out attr);
+    }
+
+    private static int Fill(in FileStatus st, out FileAttr attr)
+    {
+        attr = new FileAttr
+        {
+            Kind = st.IsDirectory ? FileKind.Directory : st.IsSymlink ? FileKind.Symlink : FileKind.Regular,
+            Permissions = st.Permissions,
+            Size = st.Size,
+            AccessNs = st.AccessNs,
+            ModifyNs = st.ModifyNs,
+            ChangeNs = st.ChangeNs,
+            Links = st.Links,
+        };
+        return 0;
+    }
+
+    private static int Virtual(FileKind kind, uint permissions, long size, out FileAttr attr)
+    {
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
+        attr = new FileAttr { Kind = kind, Permissions = permissions, Size = size, AccessNs = now, ModifyNs = now, ChangeNs = now, Links = 1 };
+        return 0;
+    }
+
+    /// <summary>The firewall: a store refusal is its errno; anything else is logged and is EIO.</summary>
+    private int Fail(Exception e, string path)
+    {
+        int errno = StoreException.ErrnoOf(e);
+        if (e is StoreException or IOException or UnauthorizedAccessException)
+        {
+            lock (_log) _log.WriteLine($"vfsmount: {path}: {e.Message} (errno {errno})");
+            return errno;
+        }
+        lock (_log) _log.WriteLine($"vfsmount: INTERNAL ERROR on {path}: {e}");
+        return Errno.EIO;
+    }
+
+    private Node Existing(string path, out int errno)
+    {
+        var node = _paths.Resolve(path);
+        errno = node.Kind switch
+        {
+            NodeKind.Hidden or NodeKind.Invalid => Errno.ENOENT,
+            _ when node.Context is not null && !_store.ContextExists(node.Context) => Errno.ENOENT,
+            NodeKind.Scratch => ScratchPathOk(node),
+            _ => 0,
+        };
+        return node;
+    }
+
+    private void Changed(string storePath)
+    {
+        string rel = Path.GetRelativePath(_store.ContextsDir, storePath);
+        string mountPath = storePath == _store.StatePath ? "/state.json" : "/" + rel;
+        ContentChanged?.Invoke(mountPath);
+    }
+}
+
+/// <summary>Size limits of SPEC §3.</summary>
+public sealed record MountLimits(long MaxLineBytes, long MaxDocumentBytes)
+{
+    public static readonly MountLimits Default = new(16L << 20, 1L << 30);
+}

@@ -1,0 +1,121 @@
+using VfsMount.Store;
+using VfsMount.Store.Documents;
+using VfsMount.Store.Posix;
+
+namespace VfsMount.FileSystem.Handles;
+
+/// <summary>
+/// A document opened for writing (SPEC §2.2): a private staged copy on disk, beside the
+/// document, that this handle reads and writes; committed atomically on flush and fsync when
+/// it changed since this handle's last commit. Other readers see only committed content.
+/// </summary>
+internal sealed class DocumentHandle : Handle
+{
+    private readonly string _target;
+    private readonly DocumentFormat _format;
+    private readonly string _stagePath;
+    private readonly PosixFile _stage;
+    private readonly bool _append;
+    private readonly long _maxBytes;
+    private readonly Action<string> _committed;
+    private readonly Func<string, int, string, byte[]?, int> _refuse;
+    private bool _dirty;
+
+    public DocumentHandle(string target, DocumentFormat format, bool truncate, bool append, long maxBytes,
+        Action<string> committed, Func<string, int, string, byte[]?, int> refuse)
+    {
+        _target = target;
+        _format = format;
+        _append = append;
+        _maxBytes = maxBytes;
+        _committed = committed;
+        _refuse = refuse;
+        _stagePath = AtomicFile.NewTempPath(target);
+        bool exists = FileStatus.Lstat(target, out var st) == 0 && st.IsRegular;
+        if (exists && !truncate) File.Copy(target, _stagePath);
+        _stage = PosixFile.OpenOrThrow(_stagePath, PosixFile.ReadWrite | PosixFile.Create | PosixFile.NoFollow, 0x1A4);
+        _dirty = !exists || (truncate && st.Size > 0);
+    }
+
+    public string Target => _target;
+
+    public override long? Size => _stage.Length();
+
+    public override int Read(Span<byte> buffer, long offset, out int bytesRead)
+    {
+        long n = _stage.ReadAt(buffer, offset);
+        bytesRead = n < 0 ? 0 : (int)n;
+        return n < 0 ? (int)-n : 0;
+    }
+
+    public override int Write(ReadOnlySpan<byte> data, long offset, out int written)
+    {
+        written = 0;
+        if (_append) offset = _stage.Length();
+        if (offset + data.Length > _maxBytes)
+            return _refuse(_target, Errno.EFBIG, $"document over its limit of {_maxBytes} bytes", null);
+        int errno = _stage.WriteAllAt(data, offset);
+        if (errno != 0) return errno;
+        _dirty = true;
+        written = data.Length;
+        return 0;
+    }
+
+    public override int Truncate(long size)
+    {
+        if (size > _maxBytes) return _refuse(_target, Errno.EFBIG, $"document over its limit of {_maxBytes} bytes", null);
+        int errno = _stage.SetLength(size);
+        if (errno == 0) _dirty = true;
+        return errno;
+    }
+
+    public override int Flush() => Commit();
+
+    public override int Fsync() => Commit();
+
+    /// <summary>Validate, then temp + fsync + rename + directory fsync; 0 only once durable.</summary>
+    private int Commit()
+    {
+        if (!_dirty) return 0;
+        int errno = _stage.Sync();
+        if (errno != 0) return errno;
+        try
+        {
+            DocumentValidator.Validate(_format, _stagePath);
+        }
+        catch (StoreException e)
+        {
+            return _refuse(_target, e.Errno, e.Message, ReadForQuarantine());
+        }
+        try
+        {
+            AtomicFile.CopyOver(_stagePath, _target);
+        }
+        catch (StoreException e)
+        {
+            return _refuse(_target, e.Errno, e.Message, null);
+        }
+        catch (IOException e)
+        {
+            return _refuse(_target, StoreException.ErrnoOf(e), e.Message, null);
+        }
+        _dirty = false;
+        _committed(_target);
+        return 0;
+    }
+
+    private byte[]? ReadForQuarantine()
+    {
+        long size = _stage.Length();
+        if (size is < 0 or > Quarantine.DefaultMaxBytes) return null;
+        var bytes = new byte[size];
+        _stage.ReadAt(bytes, 0);
+        return bytes;
+    }
+
+    public override void Release()
+    {
+        _stage.Dispose();
+        File.Delete(_stagePath);
+    }
+}

@@ -1,0 +1,29 @@
+using VfsMount.Store.Posix;
+
+namespace VfsMount.FileSystem.Handles;
+
+/// <summary>A plain file of the store: scratch files (read-write) and transcript/ (read-only).</summary>
+internal sealed class FileHandle(PosixFile file, bool append, bool readOnly) : Handle
+{
+    public override int Read(Span<byte> buffer, long offset, out int bytesRead)
+    {
+        long n = file.ReadAt(buffer, offset);
+        bytesRead = n < 0 ? 0 : (int)n;
+        return n < 0 ? (int)-n : 0;
+    }
+
+    public override int Write(ReadOnlySpan<byte> data, long offset, out int written)
+    {
+        written = 0;
+        if (readOnly) return Errno.EROFS;
+        int errno = append ? file.WriteAll(data) : file.WriteAllAt(data, offset);
+        if (errno == 0) written = data.Length;
+        return errno;
+    }
+
+    public override int Fsync() => readOnly ? 0 : file.Sync();
+
+    public override int Truncate(long size) => readOnly ? Errno.EROFS : file.SetLength(size);
+
+    public override void Release() => file.Dispose();
+}

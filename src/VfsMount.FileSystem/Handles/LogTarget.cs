@@ -1,0 +1,87 @@
+using System.Text;
+using VfsMount.Store;
+using VfsMount.Store.Json;
+using VfsMount.Store.Posix;
+
+namespace VfsMount.FileSystem.Handles;
+
+/// <summary>Where a log handle's lines go: validation, completion and the locked append of one log.</summary>
+internal abstract class LogTarget(string context, string fileName)
+{
+    public string Context { get; } = context;
+    public string FileName { get; } = fileName;
+
+    public abstract long Length { get; }
+
+    public abstract int Read(Span<byte> buffer, long offset);
+
+    /// <summary>Validates and completes one line (no '\n'); throws StoreException (EINVAL) when refused.</summary>
+    public abstract CompletedEntry Complete(ReadOnlySpan<byte> line, string from, ulong now);
+
+    /// <summary>Appends all entries as one durable unit; throws StoreException on failure.</summary>
+    public abstract void Append(IReadOnlyList<CompletedEntry> entries);
+
+    /// <summary>The mount path a kernel cache of this log is keyed by.</summary>
+    public string MountPath => $"/{Context}/{FileName}";
+}
+
+internal sealed class TranscriptTarget(ChibiStore store, string context) : LogTarget(context, PathMap.TranscriptName)
+{
+    private readonly Store.Transcript.TranscriptLog _log = store.Transcript(context);
+
+    public override long Length => _log.Length;
+    public override int Read(Span<byte> buffer, long offset) => _log.Read(buffer, offset);
+    public override CompletedEntry Complete(ReadOnlySpan<byte> line, string from, ulong now) => EntryCompleter.Transcript(line, Context, from, now);
+    public override void Append(IReadOnlyList<CompletedEntry> entries) => _log.Append(entries);
+}
+
+/// <summary>inbox.jsonl and transcript.md: plain files of the context directory.</summary>
+internal class PlainLogTarget(string path, string context, string fileName) : LogTarget(context, fileName)
+{
+    protected string Path { get; } = path;
+
+    public override long Length => FileStatus.Lstat(Path, out var st) == 0 ? st.Size : 0;
+
+    public override int Read(Span<byte> buffer, long offset)
+    {
+        int errno = PosixFile.Open(Path, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var file);
+        if (errno == Errno.ENOENT) return 0;
+        if (errno != 0) throw new PosixException(errno, Path);
+        using (file)
+        {
+            long n = file!.ReadAt(buffer, offset);
+            return n >= 0 ? (int)n : throw new PosixException((int)-n, Path);
+        }
+    }
+
+    public override CompletedEntry Complete(ReadOnlySpan<byte> line, string from, ulong now)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(line)) throw new StoreException(Errno.EINVAL, "a line of transcript.md must be UTF-8 text");
+        return new CompletedEntry(line.ToArray(), now, 0, false);
+    }
+
+    private readonly Lock _appendLock = new();
+
+    /// <summary>chibi appends to transcript.md without a lock; we serialize our own writers.</summary>
+    public override void Append(IReadOnlyList<CompletedEntry> entries)
+    {
+        lock (_appendLock) LineAppender.Append(Path, Join(entries), quarantine: null, Context, mend: false);
+    }
+
+    protected static byte[] Join(IReadOnlyList<CompletedEntry> entries)
+    {
+        var payload = new List<byte>();
+        foreach (var e in entries)
+        {
+            payload.AddRange(e.Json);
+            payload.Add((byte)'\n');
+        }
+        return payload.ToArray();
+    }
+}
+
+internal sealed class InboxTarget(ChibiStore store, string context) : PlainLogTarget(store.Inbox(context).Path, context, PathMap.InboxName)
+{
+    public override CompletedEntry Complete(ReadOnlySpan<byte> line, string from, ulong now) => EntryCompleter.Inbox(line, Context, from, now);
+    public override void Append(IReadOnlyList<CompletedEntry> entries) => store.Inbox(Context).Append(entries);
+}

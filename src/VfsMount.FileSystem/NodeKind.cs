@@ -1,0 +1,26 @@
+using VfsMount.Store.Documents;
+
+namespace VfsMount.FileSystem;
+
+/// <summary>What a name of the mount is; each kind owns its semantics (SPEC §2).</summary>
+public enum NodeKind
+{
+    Root,
+    Context,
+    TranscriptLog,
+    InboxLog,
+    TextLog,
+    Document,
+    ReadOnly,
+    Scratch,
+    /// <summary>Internal files (locks, temp files): never listed, never opened.</summary>
+    Hidden,
+    /// <summary>A root-level name that is not a valid context and not state.json.</summary>
+    Invalid,
+}
+
+/// <summary>A mount path resolved to its kind and the store path behind it.</summary>
+public readonly record struct Node(NodeKind Kind, string? Context, string? StorePath, DocumentFormat Format = DocumentFormat.Text)
+{
+    public bool IsLog => Kind is NodeKind.TranscriptLog or NodeKind.InboxLog or NodeKind.TextLog;
+}

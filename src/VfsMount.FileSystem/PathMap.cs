@@ -1,0 +1,72 @@
+using VfsMount.Store;
+using VfsMount.Store.Contexts;
+using VfsMount.Store.Documents;
+using VfsMount.Store.Recovery;
+
+namespace VfsMount.FileSystem;
+
+/// <summary>Maps mount paths to node kinds and store paths: the layout of SPEC §2 in one place.</summary>
+public sealed class PathMap(ChibiStore store)
+{
+    private static readonly Dictionary<string, DocumentFormat> Documents = new(StringComparer.Ordinal)
+    {
+        ["summary.md"] = DocumentFormat.Text,
+        ["todos.md"] = DocumentFormat.Text,
+        ["goals.md"] = DocumentFormat.Text,
+        ["reflection.md"] = DocumentFormat.Text,
+        ["system_prompt.md"] = DocumentFormat.Text,
+        ["context.jsonl"] = DocumentFormat.JsonLines,
+        ["context_meta.json"] = DocumentFormat.JsonObject,
+        ["local.toml"] = DocumentFormat.Toml,
+    };
+
+    public const string TranscriptName = "transcript.jsonl";
+    public const string InboxName = "inbox.jsonl";
+    public const string TextLogName = "transcript.md";
+    public const string TranscriptDirName = "transcript";
+
+    /// <summary>Names every context directory shows, whether or not a file backs them yet.</summary>
+    public static readonly string[] AlwaysListed = [TranscriptName, InboxName, TextLogName];
+
+    public Node Resolve(string path)
+    {
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0) return new Node(NodeKind.Root, null, store.Root);
+        string context = parts[0];
+        if (parts.Length == 1)
+        {
+            if (context == "state.json") return new Node(NodeKind.Document, null, store.StatePath, DocumentFormat.JsonObject);
+            return ContextName.IsValid(context)
+                ? new Node(NodeKind.Context, context, store.ContextDir(context))
+                : new Node(NodeKind.Invalid, null, null);
+        }
+        if (!ContextName.IsValid(context)) return new Node(NodeKind.Invalid, null, null);
+
+        string dir = store.ContextDir(context);
+        string name = parts[1];
+        string storePath = Path.Combine(dir, Path.Combine(parts[1..]));
+        string last = parts[^1];
+        if (parts[1] == TranscriptDirName && parts.Length > 1)
+            return new Node(IsInternal(last) ? NodeKind.Hidden : NodeKind.ReadOnly, context, storePath);
+        if (IsInternal(last)) return new Node(NodeKind.Hidden, context, storePath);
+        if (parts.Length > 2) return new Node(NodeKind.Scratch, context, storePath);
+        return name switch
+        {
+            TranscriptName => new Node(NodeKind.TranscriptLog, context, null),
+            InboxName => new Node(NodeKind.InboxLog, context, storePath),
+            TextLogName => new Node(NodeKind.TextLog, context, storePath),
+            _ when Documents.TryGetValue(name, out var format) => new Node(NodeKind.Document, context, storePath, format),
+            _ => new Node(NodeKind.Scratch, context, storePath),
+        };
+    }
+
+    /// <summary>Files chibi itself keeps in a context directory (removed with the context).</summary>
+    public static bool IsChibiFile(string name) =>
+        Documents.ContainsKey(name) || name is InboxName or TextLogName or "tool_cache";
+
+    /// <summary>Lock files, chibi's and the mount's temp files, the dirty marker.</summary>
+    public static bool IsInternal(string name) =>
+        name is ".lock" or ".inbox.lock" or ".transcript.lock" or ".dirty"
+        || name.StartsWith(AtomicFile.TempPrefix, StringComparison.Ordinal)
+        || StoreCheck.ChibiTempName().IsMatch(name);
+}

@@ -1,0 +1,28 @@
+using VfsMount.Store.Json;
+using VfsMount.Store.Posix;
+
+namespace VfsMount.Store;
+
+/// <summary>
+/// A context's inbox.jsonl: appends under .inbox.lock, like chibi. chibi's read-and-clear
+/// truncates it in place under the same lock, so its size can shrink between our calls.
+/// </summary>
+public sealed class InboxLog(string contextDir, string context, Quarantine quarantine)
+{
+    public string Path { get; } = System.IO.Path.Combine(contextDir, "inbox.jsonl");
+    public string LockPath { get; } = System.IO.Path.Combine(contextDir, ".inbox.lock");
+
+    /// <summary>Appends the entries as one unit, fsync'd when it returns.</summary>
+    public void Append(IReadOnlyList<CompletedEntry> entries)
+    {
+        if (entries.Count == 0) return;
+        var payload = new List<byte>();
+        foreach (var e in entries)
+        {
+            payload.AddRange(e.Json);
+            payload.Add((byte)'\n');
+        }
+        using var held = FileLock.Acquire(LockPath);
+        LineAppender.Append(Path, payload.ToArray(), quarantine, context);
+    }
+}

@@ -1,0 +1,124 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace VfsMount.Store.Json;
+
+/// <summary>A validated, completed log line: its compact JSON (no newline) and what rotation counts.</summary>
+public readonly record struct CompletedEntry(byte[] Json, ulong Timestamp, int ContentBytes, bool IsUserMessage);
+
+/// <summary>
+/// Validates one JSONL line written by a user and completes the fields chibi requires
+/// (SPEC §2.1): id, timestamp, from, to, content, and entry_type for transcripts. Fields the
+/// mount does not know are kept in their order after chibi's own.
+/// </summary>
+public static class EntryCompleter
+{
+    private static readonly string[] TranscriptOrder = ["id", "timestamp", "from", "to", "content", "entry_type"];
+    private static readonly string[] InboxOrder = ["id", "timestamp", "from", "to", "content"];
+
+    /// <summary>Throws <see cref="StoreException"/> (EINVAL) with the reason when the line is refused.</summary>
+    public static CompletedEntry Transcript(ReadOnlySpan<byte> line, string context, string from, ulong now) =>
+        Complete(line, context, from, now, TranscriptOrder);
+
+    public static CompletedEntry Inbox(ReadOnlySpan<byte> line, string context, string from, ulong now) =>
+        Complete(line, context, from, now, InboxOrder);
+
+    private static CompletedEntry Complete(ReadOnlySpan<byte> line, string context, string from, ulong now, string[] order)
+    {
+        using var doc = Parse(line);
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+            throw Invalid($"a line must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}");
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var p in root.EnumerateObject())
+            if (!seen.Add(p.Name)) throw Invalid($"duplicate key \"{p.Name}\"");
+
+        ulong timestamp = now;
+        if (root.TryGetProperty("timestamp", out var ts) && !(ts.ValueKind == JsonValueKind.Number && ts.TryGetUInt64(out timestamp)))
+            throw Invalid("\"timestamp\" must be an unsigned integer (Unix seconds)");
+        foreach (var name in (ReadOnlySpan<string>)["id", "from", "to", "content", "entry_type"])
+            if (root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.String)
+                throw Invalid($"\"{name}\" must be a string");
+
+        string content = root.TryGetProperty("content", out var c) ? c.GetString()! : "";
+        string entryType = root.TryGetProperty("entry_type", out var et) ? et.GetString()! : "message";
+        string to = root.TryGetProperty("to", out var t) ? t.GetString()! : context;
+        string writer = root.TryGetProperty("from", out var f) ? f.GetString()! : from;
+
+        var buffer = new ArrayBufferWriter<byte>(line.Length + 128);
+        using (var w = new Utf8JsonWriter(buffer, JsonFormat.Compact))
+        {
+            w.WriteStartObject();
+            foreach (var name in order)
+            {
+                if (root.TryGetProperty(name, out var given))
+                {
+                    w.WritePropertyName(name);
+                    given.WriteTo(w);
+                    continue;
+                }
+                switch (name)
+                {
+                    case "id": w.WriteString(name, Guid.NewGuid().ToString()); break;
+                    case "timestamp": w.WriteNumber(name, now); break;
+                    case "from": w.WriteString(name, from); break;
+                    case "to": w.WriteString(name, context); break;
+                    case "content": w.WriteString(name, ""); break;
+                    case "entry_type": w.WriteString(name, "message"); break;
+                }
+            }
+            foreach (var p in root.EnumerateObject())
+                if (Array.IndexOf(order, p.Name) < 0) p.WriteTo(w);
+            w.WriteEndObject();
+        }
+        bool userMessage = entryType == "message" && to == context && writer != context && writer != "system";
+        return new CompletedEntry(buffer.WrittenSpan.ToArray(), timestamp, System.Text.Encoding.UTF8.GetByteCount(content), userMessage);
+    }
+
+    /// <summary>Parses one line strictly (UTF-8, bounded depth); throws EINVAL with the parser's reason.</summary>
+    public static JsonDocument Parse(ReadOnlySpan<byte> line)
+    {
+        try
+        {
+            var bytes = new ReadOnlyMemory<byte>(line.ToArray());
+            return JsonDocument.Parse(bytes, JsonFormat.Strict);
+        }
+        catch (JsonException e)
+        {
+            throw Invalid($"not JSON: {FirstSentence(e.Message)}");
+        }
+        catch (ArgumentException e)
+        {
+            throw Invalid($"not UTF-8 JSON: {FirstSentence(e.Message)}");
+        }
+    }
+
+    /// <summary>What a partition's statistics need from a stored line; null for a line chibi would skip.</summary>
+    public static (ulong Timestamp, int ContentBytes)? Inspect(ReadOnlySpan<byte> line)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            using var doc = JsonDocument.ParseValue(ref reader);
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return null;
+            ulong ts = root.TryGetProperty("timestamp", out var t) && t.TryGetUInt64(out var v) ? v : 0;
+            int bytes = root.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String
+                ? System.Text.Encoding.UTF8.GetByteCount(c.GetString()!) : 0;
+            return (ts, bytes);
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static StoreException Invalid(string reason) => new(22, reason);
+
+    private static string FirstSentence(string message)
+    {
+        int dot = message.IndexOf(". ", StringComparison.Ordinal);
+        return dot > 0 ? message[..dot] : message;
+    }
+}

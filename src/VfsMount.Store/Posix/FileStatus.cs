@@ -1,0 +1,46 @@
+using System.Runtime.InteropServices;
+
+namespace VfsMount.Store.Posix;
+
+/// <summary>What lstat tells of a path, in platform-neutral terms.</summary>
+public readonly record struct FileStatus(
+    ulong Inode, long Size, uint Mode, uint Links, uint Uid, uint Gid,
+    long AccessNs, long ModifyNs, long ChangeNs)
+{
+    public const uint TypeMask = 0xF000, TypeDirectory = 0x4000, TypeRegular = 0x8000, TypeSymlink = 0xA000;
+
+    public bool IsDirectory => (Mode & TypeMask) == TypeDirectory;
+    public bool IsRegular => (Mode & TypeMask) == TypeRegular;
+    public bool IsSymlink => (Mode & TypeMask) == TypeSymlink;
+    public uint Permissions => Mode & 0xFFF;
+
+    /// <summary>lstat (never follows a symlink). Returns 0 or errno.</summary>
+    public static unsafe int Lstat(string path, out FileStatus status)
+    {
+        StatxBuffer buf;
+        if (Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, 0x7FF, &buf) != 0)
+        {
+            status = default;
+            return Marshal.GetLastPInvokeError();
+        }
+        status = From(buf);
+        return 0;
+    }
+
+    /// <summary>fstat of an open descriptor. Returns 0 or errno.</summary>
+    public static unsafe int Fstat(int fd, out FileStatus status)
+    {
+        StatxBuffer buf;
+        const int AT_EMPTY_PATH = 0x1000;
+        if (Libc.Statx(fd, "", AT_EMPTY_PATH, 0x7FF, &buf) != 0)
+        {
+            status = default;
+            return Marshal.GetLastPInvokeError();
+        }
+        status = From(buf);
+        return 0;
+    }
+
+    private static FileStatus From(in StatxBuffer b) => new(
+        b.Ino, (long)b.Size, b.Mode, b.Nlink, b.Uid, b.Gid, b.Atime.TotalNs, b.Mtime.TotalNs, b.Ctime.TotalNs);
+}

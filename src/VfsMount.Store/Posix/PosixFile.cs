@@ -1,0 +1,156 @@
+using System.Runtime.InteropServices;
+
+namespace VfsMount.Store.Posix;
+
+/// <summary>
+/// An open file descriptor with errno-returning operations. EINTR is retried here, so
+/// callers only see real failures. Not thread-safe for Dispose; concurrent preads are fine.
+/// </summary>
+public sealed class PosixFile : IDisposable
+{
+    private int _fd;
+
+    private PosixFile(int fd) => _fd = fd;
+
+    public int Descriptor => _fd;
+
+    public const int ReadOnly = Libc.O_RDONLY, WriteOnly = Libc.O_WRONLY, ReadWrite = Libc.O_RDWR;
+    public const int Create = Libc.O_CREAT, Exclusive = Libc.O_EXCL, Truncate = Libc.O_TRUNC;
+    public const int Append = Libc.O_APPEND, NoFollow = Libc.O_NOFOLLOW, Directory = Libc.O_DIRECTORY;
+
+    /// <summary>open(2) with O_CLOEXEC. Returns 0 or errno.</summary>
+    public static int Open(string path, int flags, uint mode, out PosixFile? file)
+    {
+        while (true)
+        {
+            int fd = Libc.Open(path, flags | Libc.O_CLOEXEC, (int)mode);
+            if (fd >= 0)
+            {
+                file = new PosixFile(fd);
+                return 0;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == Libc.EINTR) continue;
+            file = null;
+            return errno;
+        }
+    }
+
+    /// <summary>Opens or throws an IOException naming the path; for callers outside hot paths.</summary>
+    public static PosixFile OpenOrThrow(string path, int flags, uint mode = 0x1A4)
+    {
+        int errno = Open(path, flags, mode, out var file);
+        return errno == 0 ? file! : throw new PosixException(errno, path);
+    }
+
+    /// <summary>Reads at offset until the buffer is full or end of file. Returns bytes read or -errno.</summary>
+    public unsafe long ReadAt(Span<byte> buffer, long offset)
+    {
+        long total = 0;
+        fixed (byte* p = buffer)
+        {
+            while (total < buffer.Length)
+            {
+                nint n = Libc.PRead(_fd, p + total, (nint)(buffer.Length - total), offset + total);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == Libc.EINTR) continue;
+                    return -errno;
+                }
+                if (n == 0) break;
+                total += n;
+            }
+        }
+        return total;
+    }
+
+    /// <summary>Writes all bytes (at the end when opened O_APPEND). Returns 0 or errno.</summary>
+    public unsafe int WriteAll(ReadOnlySpan<byte> data)
+    {
+        fixed (byte* p = data)
+        {
+            long done = 0;
+            while (done < data.Length)
+            {
+                nint n = Libc.Write(_fd, p + done, (nint)(data.Length - done));
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == Libc.EINTR) continue;
+                    return errno;
+                }
+                done += n;
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>Writes all bytes at offset. Returns 0 or errno.</summary>
+    public unsafe int WriteAllAt(ReadOnlySpan<byte> data, long offset)
+    {
+        fixed (byte* p = data)
+        {
+            long done = 0;
+            while (done < data.Length)
+            {
+                nint n = Libc.PWrite(_fd, p + done, (nint)(data.Length - done), offset + done);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == Libc.EINTR) continue;
+                    return errno;
+                }
+                done += n;
+            }
+        }
+        return 0;
+    }
+
+    public int Sync() => Retry(() => Libc.Fsync(_fd));
+
+    public int SetLength(long length) => Retry(() => Libc.FTruncate(_fd, length));
+
+    /// <summary>flock(2); blocking unless nonBlocking. Returns 0 or errno (EWOULDBLOCK when busy).</summary>
+    public int Lock(bool exclusive, bool nonBlocking = false) =>
+        Retry(() => Libc.Flock(_fd, (exclusive ? Libc.LOCK_EX : Libc.LOCK_SH) | (nonBlocking ? Libc.LOCK_NB : 0)));
+
+    public int Unlock() => Retry(() => Libc.Flock(_fd, Libc.LOCK_UN));
+
+    /// <summary>Size of the open file, or -errno.</summary>
+    public long Length()
+    {
+        int errno = FileStatus.Fstat(_fd, out var st);
+        return errno == 0 ? st.Size : -errno;
+    }
+
+    public int Status(out FileStatus status) => FileStatus.Fstat(_fd, out status);
+
+    private static int Retry(Func<int> call)
+    {
+        while (true)
+        {
+            if (call() == 0) return 0;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != Libc.EINTR) return errno;
+        }
+    }
+
+    /// <summary>fsync of a directory, so a rename or create in it is durable. Returns 0 or errno.</summary>
+    public static int SyncDirectory(string directory)
+    {
+        int errno = Open(directory, ReadOnly | Directory, 0, out var dir);
+        if (errno != 0) return errno;
+        using (dir) return dir!.Sync();
+    }
+
+    public void Dispose()
+    {
+        int fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0) Libc.Close(fd);
+    }
+}
+
+/// <summary>A failed system call outside a hot path: carries the errno to the boundary.</summary>
+public sealed class PosixException(int errno, string what)
+    : StoreException(errno, $"{what}: {Marshal.GetPInvokeErrorMessage(errno)}");

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using VfsMount.Store.Documents;
+using VfsMount.Store.Json;
+
+namespace VfsMount.Store.Transcript;
+
+/// <summary>One archived partition as the manifest records it.</summary>
+public sealed record PartitionRecord(string File, ulong StartTs, ulong EndTs, long EntryCount, long? TokenCount, string? BloomFile);
+
+/// <summary>
+/// transcript/manifest.json (pretty JSON, absent until the first rotation). Kept as a JSON
+/// tree so fields written by newer chibi versions survive our rewrites.
+/// </summary>
+public static class Manifest
+{
+    public const string ActiveName = "active.jsonl";
+
+    /// <summary>Null when absent; EIO when it exists but is not a manifest (chibi stops on it too).</summary>
+    public static JsonObject? Load(string path)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        try
+        {
+            if (JsonNode.Parse(bytes) is JsonObject m && m["partitions"] is JsonArray) return m;
+        }
+        catch (JsonException)
+        {
+        }
+        throw new StoreException(5, $"{path}: not a valid manifest");
+    }
+
+    public static JsonObject Create() => new()
+    {
+        ["version"] = 1,
+        ["active_partition"] = ActiveName,
+        ["partitions"] = new JsonArray(),
+    };
+
+    public static List<PartitionRecord> Partitions(JsonObject manifest)
+    {
+        var list = new List<PartitionRecord>();
+        foreach (var node in (JsonArray)manifest["partitions"]!)
+        {
+            if (node is not JsonObject p || p["file"]?.GetValue<string>() is not { } file) continue;
+            list.Add(new PartitionRecord(file,
+                Get<ulong>(p, "start_ts"), Get<ulong>(p, "end_ts"), Get<long>(p, "entry_count"),
+                p.ContainsKey("token_count") ? Get<long>(p, "token_count") : null,
+                p["bloom_file"]?.GetValue<string>()));
+        }
+        return list;
+    }
+
+    public static JsonObject Record(PartitionRecord r)
+    {
+        var o = new JsonObject
+        {
+            ["file"] = r.File,
+            ["start_ts"] = r.StartTs,
+            ["end_ts"] = r.EndTs,
+            ["entry_count"] = r.EntryCount,
+        };
+        if (r.TokenCount is { } t) o["token_count"] = t;
+        if (r.BloomFile is { } b) o["bloom_file"] = b;
+        return o;
+    }
+
+    public static void Save(string path, JsonObject manifest) => AtomicFile.Write(path, JsonFormat.ToPretty(manifest));
+
+    private static T Get<T>(JsonObject o, string key) =>
+        o[key] is JsonValue v && v.TryGetValue<T>(out var x) ? x : default!;
+}

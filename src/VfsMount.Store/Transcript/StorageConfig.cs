@@ -1,0 +1,50 @@
+using Tomlyn;
+using Tomlyn.Model;
+
+namespace VfsMount.Store.Transcript;
+
+/// <summary>The [storage] table of a chibi TOML file (config.toml or a context's local.toml).</summary>
+public sealed class StorageConfig
+{
+    private static readonly StorageConfig Empty = new(null);
+    private readonly TomlTable? _storage;
+
+    private StorageConfig(TomlTable? storage) => _storage = storage;
+
+    /// <summary>A missing file is empty; a corrupt one is treated as empty here and reported by check.</summary>
+    public static StorageConfig Read(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Empty;
+        }
+        var model = TryParse(text, out _);
+        return model is null ? Empty : new StorageConfig(model.TryGetValue("storage", out var s) ? s as TomlTable : null);
+    }
+
+    /// <summary>Parses TOML; null with the parser's reason when it is not valid TOML.</summary>
+    public static TomlTable? TryParse(string text, out string? error)
+    {
+        try
+        {
+            error = null;
+            return TomlSerializer.Deserialize<TomlTable>(text);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            error = e.Message.ReplaceLineEndings(" ");
+            return null;
+        }
+    }
+
+    public long? Long(string key) =>
+        _storage is not null && _storage.TryGetValue(key, out var v) && v is long n ? n : null;
+
+    public bool? Bool(string key) =>
+        _storage is not null && _storage.TryGetValue(key, out var v) && v is bool b ? b : null;
+}

@@ -1,0 +1,133 @@
+using VfsMount.Store.Posix;
+
+namespace VfsMount.Store.Transcript;
+
+public sealed partial class TranscriptLog
+{
+    /// <summary>One file of the whole transcript and where its bytes start in it.</summary>
+    private readonly record struct Segment(string Path, long Start, long Length);
+
+    /// <summary>The partitions' layout; rebuilt only when the manifest changes (partitions never change).</summary>
+    private sealed record Layout(FileStatus Manifest, Segment[] Archived, long ArchivedBytes);
+
+    private volatile Layout? _layout;
+
+    /// <summary>Bytes of the whole transcript: all partitions, then the active one.</summary>
+    public long Length
+    {
+        get
+        {
+            var layout = CurrentLayout();
+            return layout.ArchivedBytes + ActiveLength();
+        }
+    }
+
+    /// <summary>
+    /// Reads the transcript's bytes at offset into buffer; fewer than asked only at the end.
+    /// Partitions are found by binary search on their start offsets, never by scanning files.
+    /// </summary>
+    public int Read(Span<byte> buffer, long offset)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var layout = CurrentLayout();
+            int total = ReadArchived(layout, buffer, offset);
+            if (total == buffer.Length) return total;
+            long activeOffset = offset + total - layout.ArchivedBytes;
+            int n = ReadActive(buffer[total..], activeOffset, out bool rotated);
+            // A rotation between reading the layout and the active file moves the active bytes
+            // into a partition: read again against the new layout, never return a short read.
+            if (rotated && attempt < 3) continue;
+            return total + n;
+        }
+    }
+
+    private int ReadArchived(Layout layout, Span<byte> buffer, long offset)
+    {
+        var segments = layout.Archived;
+        int i = FindSegment(segments, offset);
+        int total = 0;
+        for (; i < segments.Length && total < buffer.Length; i++)
+        {
+            var s = segments[i];
+            long inSegment = offset + total - s.Start;
+            int want = (int)Math.Min(buffer.Length - total, s.Length - inSegment);
+            if (want <= 0) continue;
+            int errno = PosixFile.Open(s.Path, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var file);
+            if (errno != 0) throw new PosixException(errno, s.Path);
+            using (file)
+            {
+                long n = file!.ReadAt(buffer.Slice(total, want), inSegment);
+                if (n < 0) throw new PosixException((int)-n, s.Path);
+                total += (int)n;
+                if (n < want) break;
+            }
+        }
+        return total;
+    }
+
+    private int ReadActive(Span<byte> buffer, long offset, out bool rotated)
+    {
+        rotated = false;
+        if (offset < 0) return 0;
+        int errno = PosixFile.Open(ActivePath, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var file);
+        if (errno == 2) return 0;
+        if (errno != 0) throw new PosixException(errno, ActivePath);
+        using (file)
+        {
+            long n = file!.ReadAt(buffer, offset);
+            if (n < 0) throw new PosixException((int)-n, ActivePath);
+            if (n < buffer.Length && ManifestChanged()) rotated = true;
+            return (int)n;
+        }
+    }
+
+    private static int FindSegment(Segment[] segments, long offset)
+    {
+        int lo = 0, hi = segments.Length - 1, found = segments.Length;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (segments[mid].Start + segments[mid].Length > offset) { found = mid; hi = mid - 1; }
+            else lo = mid + 1;
+        }
+        return found;
+    }
+
+    private long ActiveLength() => FileStatus.Lstat(ActivePath, out var st) == 0 ? st.Size : 0;
+
+    private bool ManifestChanged()
+    {
+        var layout = _layout;
+        FileStatus.Lstat(ManifestPath, out var st);
+        return layout is null || st != layout.Manifest;
+    }
+
+    private Layout CurrentLayout()
+    {
+        var layout = _layout;
+        FileStatus.Lstat(ManifestPath, out var st);   // absent: all zero, as before the first rotation
+        if (layout is not null && st == layout.Manifest) return layout;
+
+        var segments = new List<Segment>();
+        long start = 0;
+        var manifest = st.Inode == 0 ? null : Manifest.Load(ManifestPath);
+        if (manifest is not null)
+        {
+            foreach (var p in Manifest.Partitions(manifest))
+            {
+                string path = Path.Combine(Directory, p.File);
+                if (!IsInside(path) || FileStatus.Lstat(path, out var ps) != 0 || !ps.IsRegular) continue;  // missing: skipped, as chibi
+                segments.Add(new Segment(path, start, ps.Size));
+                start += ps.Size;
+            }
+        }
+        layout = new Layout(st, segments.ToArray(), start);
+        _layout = layout;
+        return layout;
+    }
+
+    /// <summary>A manifest entry must not lead the daemon out of the transcript directory.</summary>
+    private bool IsInside(string path) =>
+        Path.GetFullPath(path).StartsWith(Path.GetFullPath(Directory) + "/", StringComparison.Ordinal);
+}

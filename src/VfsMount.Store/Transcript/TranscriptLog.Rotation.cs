@@ -1,0 +1,125 @@
+using System.Text.Json.Nodes;
+using VfsMount.Store.Documents;
+using VfsMount.Store.Posix;
+
+namespace VfsMount.Store.Transcript;
+
+public sealed partial class TranscriptLog
+{
+    /// <summary>
+    /// chibi's rotation, done better where STORE-FORMAT.md asks: the manifest is read under the
+    /// lock, partition names are never reused, and orphaned partitions are taken back.
+    /// Order: bloom file, rename active → partition, fsync directories, manifest replace.
+    /// A crash between the rename and the manifest leaves an orphan that the next rotation or
+    /// recovery takes back; a crash before the rename leaves at most a stray bloom file.
+    /// </summary>
+    private void RotateLocked()
+    {
+        var manifest = Manifest.Load(ManifestPath) ?? Manifest.Create();
+        var policy = Policy(manifest);
+        System.IO.Directory.CreateDirectory(PartitionsDir);
+        TakeBackOrphans(manifest, policy);
+
+        if (!File.Exists(ActivePath)) return;
+        var contents = new List<string>();
+        var stats = PartitionStats.Scan(ActivePath, policy, policy.BloomFilters ? contents.Add : null);
+        if (stats.Entries == 0) return;
+
+        string stem = UniqueStem(stats.FirstTimestamp, stats.LastTimestamp, manifest);
+        string file = $"partitions/{stem}.jsonl";
+        string? bloom = policy.BloomFilters ? $"partitions/{stem}.bloom" : null;
+        if (bloom is not null) AtomicFile.Write(Path.Combine(Directory, bloom), BloomFilter.Build(contents).ToJson());
+
+        File.Move(ActivePath, Path.Combine(Directory, file));
+        CrashPoint.Hit("rotation-after-rename");
+        PosixFile.SyncDirectory(PartitionsDir);
+        PosixFile.SyncDirectory(Directory);
+
+        ((JsonArray)manifest["partitions"]!).Add(Manifest.Record(
+            new PartitionRecord(file, stats.FirstTimestamp, stats.LastTimestamp, stats.Entries, stats.Tokens, bloom)));
+        manifest["active_partition"] = Manifest.ActiveName;
+        manifest["rotation_policy"] = policy.ToManifestJson();
+        Manifest.Save(ManifestPath, manifest);
+        lock (_statsLock) _active = null;
+        _policy = null;
+    }
+
+    /// <summary>&lt;start&gt;-&lt;end&gt;, or with a -N suffix when a partition or bloom file of that name was ever written.</summary>
+    private string UniqueStem(ulong start, ulong end, JsonObject manifest)
+    {
+        var used = Manifest.Partitions(manifest).Select(p => p.File).ToHashSet(StringComparer.Ordinal);
+        for (int n = 0; ; n++)
+        {
+            string stem = n == 0 ? $"{start}-{end}" : $"{start}-{end}-{n}";
+            if (!used.Contains($"partitions/{stem}.jsonl")
+                && !File.Exists(Path.Combine(PartitionsDir, stem + ".jsonl"))
+                && !File.Exists(Path.Combine(PartitionsDir, stem + ".bloom")))
+                return stem;
+        }
+    }
+
+    /// <summary>Partition files the manifest misses (a crash after the rename), in start-time order.</summary>
+    public IReadOnlyList<string> Orphans(JsonObject? manifest)
+    {
+        if (!System.IO.Directory.Exists(PartitionsDir)) return [];
+        var known = manifest is null ? [] : Manifest.Partitions(manifest).Select(p => p.File).ToHashSet(StringComparer.Ordinal);
+        return System.IO.Directory.GetFiles(PartitionsDir, "*.jsonl")
+            .Select(p => "partitions/" + Path.GetFileName(p))
+            .Where(f => !known.Contains(f))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>Adds orphans to the manifest at their place by start time; the caller saves it.</summary>
+    private void TakeBackOrphans(JsonObject manifest, RotationPolicy policy)
+    {
+        foreach (var file in Orphans(manifest))
+        {
+            var contents = new List<string>();
+            var stats = PartitionStats.Scan(Path.Combine(Directory, file), policy, contents.Add);
+            string bloom = Path.ChangeExtension(file, ".bloom");
+            if (!File.Exists(Path.Combine(Directory, bloom)))
+                AtomicFile.Write(Path.Combine(Directory, bloom), BloomFilter.Build(contents).ToJson());
+            var record = Manifest.Record(new PartitionRecord(file, stats.FirstTimestamp, stats.LastTimestamp, stats.Entries, stats.Tokens, bloom));
+            var partitions = (JsonArray)manifest["partitions"]!;
+            var list = Manifest.Partitions(manifest);
+            int at = list.FindIndex(p => p.StartTs > stats.FirstTimestamp);
+            partitions.Insert(at < 0 ? partitions.Count : at, record);
+            Console.Error.WriteLine($"vfsmount: {_context}: took back orphaned partition {file}");
+        }
+    }
+
+    /// <summary>Recovery under the lock: orphans into the manifest. True when it changed anything.</summary>
+    public bool Reconcile()
+    {
+        if (!System.IO.Directory.Exists(Directory)) return false;
+        using var held = FileLock.Acquire(LockPath);
+        var manifest = Manifest.Load(ManifestPath);
+        bool changed = false;
+        if (Orphans(manifest).Count > 0)
+        {
+            manifest ??= Manifest.Create();
+            TakeBackOrphans(manifest, Policy(manifest));
+            changed = true;
+        }
+        if (manifest is not null)
+        {
+            var partitions = (JsonArray)manifest["partitions"]!;
+            for (int i = partitions.Count - 1; i >= 0; i--)
+            {
+                var file = partitions[i]?["file"]?.GetValue<string>();
+                if (file is null || File.Exists(Path.Combine(Directory, file))) continue;
+                partitions.RemoveAt(i);   // its bytes are gone; chibi skips it too
+                changed = true;
+            }
+            if (changed) Manifest.Save(ManifestPath, manifest);
+        }
+        if (File.Exists(ActivePath))
+        {
+            using var file = PosixFile.OpenOrThrow(ActivePath, PosixFile.ReadWrite | PosixFile.NoFollow);
+            long size = file.Length();
+            if (LineAppender.MendTornTail(file, ActivePath, _quarantine, _context) != size) changed = true;
+        }
+        return changed;
+    }
+}

@@ -1,0 +1,134 @@
+using System.Text.Json.Nodes;
+using VfsMount.Store.Json;
+using VfsMount.Store.Posix;
+
+namespace VfsMount.Store.Transcript;
+
+/// <summary>
+/// A context's partitioned transcript (contexts/NAME/transcript/): durable appends under
+/// chibi's transcript lock, rotation into partitions, and reads of any byte range of the
+/// whole transcript (archived partitions in manifest order, then the active one).
+/// Thread-safe; other processes (chibi) may append and rotate at the same time.
+/// </summary>
+public sealed partial class TranscriptLog
+{
+    private readonly string _context;
+    private readonly string _storeRoot;
+    private readonly StorageOptions _options;
+    private readonly Quarantine _quarantine;
+    private readonly Lock _statsLock = new();
+    private (ulong Inode, PartitionStats Stats)? _active;   // what we know of active.jsonl; under _statsLock
+
+    public TranscriptLog(string contextDir, string context, string storeRoot, StorageOptions options, Quarantine quarantine)
+    {
+        ContextDir = contextDir;
+        Directory = Path.Combine(contextDir, "transcript");
+        _context = context;
+        _storeRoot = storeRoot;
+        _options = options;
+        _quarantine = quarantine;
+    }
+
+    public string ContextDir { get; }
+    public string Directory { get; }
+    public string ActivePath => Path.Combine(Directory, Manifest.ActiveName);
+    public string ManifestPath => Path.Combine(Directory, "manifest.json");
+    public string LockPath => Path.Combine(Directory, ".transcript.lock");
+    public string PartitionsDir => Path.Combine(Directory, "partitions");
+
+    public RotationPolicy Policy(JsonObject? manifest) => RotationPolicy.Resolve(_options, manifest, ContextDir, _storeRoot);
+
+    /// <summary>
+    /// Appends the entries as one unit: all or none, durable (fsync'd) when this returns, then
+    /// rotates if a threshold is reached. Throws <see cref="StoreException"/> on failure.
+    /// </summary>
+    public void Append(IReadOnlyList<CompletedEntry> entries)
+    {
+        if (entries.Count == 0) return;
+        var payload = Join(entries);
+        System.IO.Directory.CreateDirectory(Directory);
+        using var held = FileLock.Acquire(LockPath);
+        long before = LineAppender.Append(ActivePath, payload, _quarantine, _context);
+        var policy = CachedPolicy();
+        var stats = ActiveStatsAfter(before, entries, payload.Length, policy);
+        ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateLocked();
+    }
+
+    /// <summary>The timer's check for age: rotates when the active partition is due. True when it rotated.</summary>
+    public bool RotateIfDue()
+    {
+        if (!File.Exists(ActivePath)) return false;
+        using var held = FileLock.Acquire(LockPath);
+        var policy = CachedPolicy();
+        using var file = PosixFile.OpenOrThrow(ActivePath, PosixFile.ReadOnly | PosixFile.NoFollow);
+        var stats = KnownStats(file, policy);
+        ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (!policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) return false;
+        RotateLocked();
+        return true;
+    }
+
+    /// <summary>Rotates now (under the lock) if the active partition holds any entry.</summary>
+    public void Rotate()
+    {
+        using var held = FileLock.Acquire(LockPath);
+        RotateLocked();
+    }
+
+    private static byte[] Join(IReadOnlyList<CompletedEntry> entries)
+    {
+        int length = 0;
+        foreach (var e in entries) length += e.Json.Length + 1;
+        var payload = new byte[length];
+        int at = 0;
+        foreach (var e in entries)
+        {
+            e.Json.CopyTo(payload, at);
+            at += e.Json.Length;
+            payload[at++] = (byte)'\n';
+        }
+        return payload;
+    }
+
+    /// <summary>Stats of active.jsonl after our append: counted incrementally when nobody else wrote.</summary>
+    private PartitionStats ActiveStatsAfter(long before, IReadOnlyList<CompletedEntry> entries, int payloadBytes, RotationPolicy policy)
+    {
+        using var file = PosixFile.OpenOrThrow(ActivePath, PosixFile.ReadOnly | PosixFile.NoFollow);
+        file.Status(out var st);
+        lock (_statsLock)
+        {
+            if (_active is { } a && a.Inode == st.Inode && a.Stats.Bytes == before)
+            {
+                foreach (var e in entries) a.Stats.Add(e.Timestamp, policy.TokensOf(e.ContentBytes), e.Json.Length + 1);
+                return a.Stats;
+            }
+        }
+        return KnownStats(file, policy);
+    }
+
+    /// <summary>Brings the cached stats up to the file's end, rescanning only what others appended.</summary>
+    private PartitionStats KnownStats(PosixFile file, RotationPolicy policy)
+    {
+        file.Status(out var st);
+        lock (_statsLock)
+        {
+            var stats = _active is { } a && a.Inode == st.Inode && a.Stats.Bytes <= st.Size ? a.Stats : new PartitionStats();
+            stats.ScanFrom(file, policy);
+            _active = (st.Inode, stats);
+            return stats;
+        }
+    }
+
+    private (RotationPolicy Policy, long At)? _policy;
+
+    /// <summary>Thresholds re-read at most once a second: they come from files others may edit.</summary>
+    private RotationPolicy CachedPolicy()
+    {
+        long now = Environment.TickCount64;
+        if (_policy is { } p && now - p.At < 1000) return p.Policy;
+        var policy = Policy(Manifest.Load(ManifestPath));
+        _policy = (policy, now);
+        return policy;
+    }
+}
