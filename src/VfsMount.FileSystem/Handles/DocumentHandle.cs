@@ -20,6 +20,12 @@ internal sealed class DocumentHandle : Handle
     private readonly Action<string> _committed;
     private readonly Func<string, int, string, byte[]?, int> _refuse;
     private bool _dirty;
+    /// <summary>
+    /// Changed only by O_TRUNC at open, not yet by a write: `cmd > doc` makes the shell dup2 and
+    /// close the descriptor before anything is written, and committing that empty copy would
+    /// show readers an empty document in between. Such a handle commits at its last close.
+    /// </summary>
+    private bool _onlyTruncatedAtOpen;
 
     public DocumentHandle(string target, DocumentFormat format, bool truncate, bool append, long maxBytes,
         Action<string> committed, Func<string, int, string, byte[]?, int> refuse)
@@ -35,6 +41,7 @@ internal sealed class DocumentHandle : Handle
         if (exists && !truncate) File.Copy(target, _stagePath);
         _stage = PosixFile.OpenOrThrow(_stagePath, PosixFile.ReadWrite | PosixFile.Create | PosixFile.NoFollow, 0x1A4);
         _dirty = !exists || (truncate && st.Size > 0);
+        _onlyTruncatedAtOpen = _dirty;
     }
 
     public string Target => _target;
@@ -57,6 +64,7 @@ internal sealed class DocumentHandle : Handle
         int errno = _stage.WriteAllAt(data, offset);
         if (errno != 0) return errno;
         _dirty = true;
+        _onlyTruncatedAtOpen = false;
         written = data.Length;
         return 0;
     }
@@ -65,11 +73,11 @@ internal sealed class DocumentHandle : Handle
     {
         if (size > _maxBytes) return _refuse(_target, Errno.EFBIG, $"document over its limit of {_maxBytes} bytes", null);
         int errno = _stage.SetLength(size);
-        if (errno == 0) _dirty = true;
+        if (errno == 0) (_dirty, _onlyTruncatedAtOpen) = (true, false);
         return errno;
     }
 
-    public override int Flush() => Commit();
+    public override int Flush() => _onlyTruncatedAtOpen ? 0 : Commit();
 
     public override int Fsync() => Commit();
 
@@ -115,6 +123,7 @@ internal sealed class DocumentHandle : Handle
 
     public override void Release()
     {
+        if (_onlyTruncatedAtOpen) Commit();   // errors are logged by the refusal; release cannot report them
         _stage.Dispose();
         File.Delete(_stagePath);
     }
