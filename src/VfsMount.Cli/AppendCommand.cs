@@ -30,14 +30,14 @@ internal static class AppendCommand
             }
             string from = Environment.UserName;
             int failed = 0;
-            while (Console.In.ReadLine() is { } line)
+            // Lines are read as bytes, not text: invalid UTF-8 must reach validation, not become U+FFFD.
+            foreach (var line in ReadLines(Console.OpenStandardInput()))
             {
                 try
                 {
-                    var bytes = System.Text.Encoding.UTF8.GetBytes(line);
                     ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-                    if (r.GetValue(inbox)) s.Inbox(name).Append([EntryCompleter.Inbox(bytes, name, from, now)]);
-                    else s.Transcript(name).Append([EntryCompleter.Transcript(bytes, name, from, now)]);
+                    if (r.GetValue(inbox)) s.Inbox(name).Append([EntryCompleter.Inbox(line, name, from, now)]);
+                    else s.Transcript(name).Append([EntryCompleter.Transcript(line, name, from, now)]);
                 }
                 catch (StoreException e)
                 {
@@ -48,5 +48,23 @@ internal static class AppendCommand
             return failed == 0 ? 0 : 1;
         });
         return command;
+    }
+
+    private static IEnumerable<byte[]> ReadLines(Stream input)
+    {
+        var line = new MemoryStream();
+        int b;
+        using var buffered = new BufferedStream(input, 1 << 16);
+        while ((b = buffered.ReadByte()) >= 0)
+        {
+            if (b != '\n')
+            {
+                line.WriteByte((byte)b);
+                continue;
+            }
+            yield return line.ToArray();
+            line.SetLength(0);
+        }
+        if (line.Length > 0) yield return line.ToArray();
     }
 }

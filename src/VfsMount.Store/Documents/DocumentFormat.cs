@@ -22,10 +22,15 @@ public static class DocumentValidator
                 ValidateUtf8(stream);
                 break;
             case DocumentFormat.JsonObject:
+                // The JSON reader does not check the bytes inside strings, nor repeated keys: chibi
+                // resets a state.json or context_meta.json it cannot parse, so both are refused here.
+                ValidateUtf8(stream);
+                stream.Position = 0;
                 try
                 {
                     using var doc = JsonDocument.Parse(stream, JsonFormat.Strict);
                     if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Invalid("must be a JSON object");
+                    EntryCompleter.CheckStrict(doc.RootElement);
                 }
                 catch (JsonException e)
                 {
@@ -67,28 +72,46 @@ public static class DocumentValidator
         }
     }
 
+    /// <summary>
+    /// Lines end at '\n' only, as chibi reads them (a "\r\n" ends one too; a lone '\r' does not:
+    /// StreamReader.ReadLine would split "{..}\r{..}" into two valid lines chibi cannot parse).
+    /// </summary>
     private static void ValidateLines(Stream stream)
     {
-        using var reader = new StreamReader(stream, new UTF8Encoding(false, true));
+        var buffer = new byte[1 << 16];
+        var line = new MemoryStream();
         int number = 0;
+        int n;
+        while ((n = stream.Read(buffer)) > 0)
+        {
+            int start = 0;
+            for (int i; (i = Array.IndexOf(buffer, (byte)'\n', start, n - start)) >= 0; start = i + 1)
+            {
+                line.Write(buffer, start, i - start);
+                ValidateLine(line, ++number);
+                line.SetLength(0);
+            }
+            line.Write(buffer, start, n - start);
+        }
+        if (line.Length > 0) ValidateLine(line, ++number);
+    }
+
+    private static void ValidateLine(MemoryStream line, int number)
+    {
+        var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
+        if (bytes.Length > 0 && bytes[^1] == (byte)'\r') bytes = bytes[..^1];
+        if (bytes.IsEmpty) return;
+        JsonValueKind kind;
         try
         {
-            while (reader.ReadLine() is { } line)
-            {
-                number++;
-                if (line.Length == 0) continue;
-                using var doc = EntryCompleter.Parse(Encoding.UTF8.GetBytes(line));
-                if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Invalid($"line {number} is not a JSON object");
-            }
-        }
-        catch (DecoderFallbackException)
-        {
-            throw Invalid("not UTF-8");
+            using var doc = EntryCompleter.Parse(bytes);
+            kind = doc.RootElement.ValueKind;
         }
         catch (StoreException e)
         {
             throw Invalid($"line {number}: {e.Message}");
         }
+        if (kind != JsonValueKind.Object) throw Invalid($"line {number} is not a JSON object");
     }
 
     private static StoreException Invalid(string reason) => new(22, reason);

@@ -30,10 +30,6 @@ public static class EntryCompleter
         if (root.ValueKind != JsonValueKind.Object)
             throw Invalid($"a line must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}");
 
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var p in root.EnumerateObject())
-            if (!seen.Add(p.Name)) throw Invalid($"duplicate key \"{p.Name}\"");
-
         ulong timestamp = now;
         if (root.TryGetProperty("timestamp", out var ts) && !(ts.ValueKind == JsonValueKind.Number && ts.TryGetUInt64(out timestamp)))
             throw Invalid("\"timestamp\" must be an unsigned integer (Unix seconds)");
@@ -76,13 +72,20 @@ public static class EntryCompleter
         return new CompletedEntry(buffer.WrittenSpan.ToArray(), timestamp, System.Text.Encoding.UTF8.GetByteCount(content), userMessage);
     }
 
-    /// <summary>Parses one line strictly (UTF-8, bounded depth); throws EINVAL with the parser's reason.</summary>
+    /// <summary>
+    /// Parses one line strictly (UTF-8, bounded depth, no duplicate keys at any depth, no lone
+    /// surrogate escapes); throws EINVAL with the parser's reason.
+    /// </summary>
     public static JsonDocument Parse(ReadOnlySpan<byte> line)
     {
+        // The reader does not check the bytes inside strings: an invalid sequence in a field we
+        // copy (an unknown field) would be stored as is, and chibi fails its whole read on it.
+        if (!System.Text.Unicode.Utf8.IsValid(line)) throw Invalid("not UTF-8");
+        JsonDocument doc;
         try
         {
             var bytes = new ReadOnlyMemory<byte>(line.ToArray());
-            return JsonDocument.Parse(bytes, JsonFormat.Strict);
+            doc = JsonDocument.Parse(bytes, JsonFormat.Strict);
         }
         catch (JsonException e)
         {
@@ -91,6 +94,50 @@ public static class EntryCompleter
         catch (ArgumentException e)
         {
             throw Invalid($"not UTF-8 JSON: {FirstSentence(e.Message)}");
+        }
+        try
+        {
+            CheckStrict(doc.RootElement);
+            return doc;
+        }
+        catch
+        {
+            doc.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// What serde_json refuses and JsonDocument lets through: a repeated key (chibi's structs fail
+    /// on it, and which value wins is anyone's guess) and an escape that is not valid UTF-16
+    /// ("\ud800" alone), which would otherwise surface later as an InvalidOperationException.
+    /// Depth is bounded by <see cref="JsonFormat.Strict"/>, so the recursion is too.
+    /// </summary>
+    internal static void CheckStrict(JsonElement element)
+    {
+        try
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    var seen = new HashSet<string>(StringComparer.Ordinal);
+                    foreach (var p in element.EnumerateObject())
+                    {
+                        if (!seen.Add(p.Name)) throw Invalid($"duplicate key \"{p.Name}\"");
+                        CheckStrict(p.Value);
+                    }
+                    break;
+                case JsonValueKind.Array:
+                    foreach (var item in element.EnumerateArray()) CheckStrict(item);
+                    break;
+                case JsonValueKind.String:
+                    element.GetString();
+                    break;
+            }
+        }
+        catch (InvalidOperationException e)
+        {
+            throw Invalid($"not valid Unicode: {FirstSentence(e.Message)}");
         }
     }
 

@@ -38,11 +38,16 @@ public static class Manifest
         throw new StoreException(5, $"{path}: not a valid manifest");
     }
 
-    public static JsonObject Create() => new()
+    /// <summary>
+    /// A new manifest. rotation_policy is required by chibi's Manifest struct (no serde default):
+    /// without it chibi refuses the whole manifest, so every manifest we create carries one.
+    /// </summary>
+    public static JsonObject Create(RotationPolicy policy) => new()
     {
         ["version"] = 1,
         ["active_partition"] = ActiveName,
         ["partitions"] = new JsonArray(),
+        ["rotation_policy"] = policy.ToManifestJson(),
     };
 
     public static List<PartitionRecord> Partitions(JsonObject manifest)

@@ -33,6 +33,10 @@ public sealed class StorageConfig
         try
         {
             error = null;
+            // The deserializer lets a redefined key or table through (the last one wins); chibi's
+            // toml crate refuses the file, and chibi stops on a corrupt local.toml. The syntax
+            // parser's strict mode checks those rules.
+            Tomlyn.Parsing.SyntaxParser.ParseStrict(text, "document.toml", validate: true);
             return TomlSerializer.Deserialize<TomlTable>(text);
         }
         catch (Exception e) when (e is not OutOfMemoryException)

@@ -13,14 +13,25 @@ public sealed partial class TranscriptLog
     private volatile Layout? _layout;
 
     /// <summary>Bytes of the whole transcript: all partitions, then the active one.</summary>
+    /// <remarks>
+    /// Without active.jsonl the answer is taken again under the transcript lock: a rotation
+    /// (ours or chibi's, both under that lock) renames active.jsonl before it replaces the
+    /// manifest, and in between the moved bytes are in neither — the size would shrink, and
+    /// `tail -f` would take that for a truncation and print the file again.
+    /// </remarks>
     public long Length
     {
         get
         {
-            var layout = CurrentLayout();
-            return layout.ArchivedBytes + ActiveLength();
+            long length = CurrentLayout().ArchivedBytes + ActiveLength(out bool present);
+            if (present) return length;
+            using var held = SettledLock();
+            return held is null ? length : CurrentLayout().ArchivedBytes + ActiveLength(out _);
         }
     }
+
+    /// <summary>The transcript lock, for a reader that met active.jsonl absent; null without a transcript directory.</summary>
+    private FileLock? SettledLock() => System.IO.Directory.Exists(Directory) ? FileLock.Acquire(LockPath) : null;
 
     /// <summary>
     /// Reads the transcript's bytes at offset into buffer; fewer than asked only at the end.
@@ -30,16 +41,25 @@ public sealed partial class TranscriptLog
     {
         for (int attempt = 0; ; attempt++)
         {
-            var layout = CurrentLayout();
-            int total = ReadArchived(layout, buffer, offset);
-            if (total == buffer.Length) return total;
-            long activeOffset = offset + total - layout.ArchivedBytes;
-            int n = ReadActive(buffer[total..], activeOffset, out bool rotated);
+            int n = ReadOnce(buffer, offset, out bool rotated, out bool absent);
             // A rotation between reading the layout and the active file moves the active bytes
             // into a partition: read again against the new layout, never return a short read.
             if (rotated && attempt < 3) continue;
-            return total + n;
+            if (!absent) return n;
+            // No active.jsonl: maybe inside a rotation (see Length); the lock gives the settled bytes.
+            using var held = SettledLock();
+            return held is null ? n : ReadOnce(buffer, offset, out _, out _);
         }
+    }
+
+    private int ReadOnce(Span<byte> buffer, long offset, out bool rotated, out bool absent)
+    {
+        rotated = absent = false;
+        var layout = CurrentLayout();
+        int total = ReadArchived(layout, buffer, offset);
+        if (total == buffer.Length) return total;
+        long activeOffset = offset + total - layout.ArchivedBytes;
+        return total + ReadActive(buffer[total..], activeOffset, out rotated, out absent);
     }
 
     private int ReadArchived(Layout layout, Span<byte> buffer, long offset)
@@ -66,12 +86,13 @@ public sealed partial class TranscriptLog
         return total;
     }
 
-    private int ReadActive(Span<byte> buffer, long offset, out bool rotated)
+    private int ReadActive(Span<byte> buffer, long offset, out bool rotated, out bool absent)
     {
-        rotated = false;
+        rotated = absent = false;
         if (offset < 0) return 0;
         int errno = PosixFile.Open(ActivePath, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var file);
-        if (errno == 2) return 0;
+        absent = errno == 2;
+        if (absent) return 0;
         if (errno != 0) throw new PosixException(errno, ActivePath);
         using (file)
         {
@@ -94,7 +115,11 @@ public sealed partial class TranscriptLog
         return found;
     }
 
-    private long ActiveLength() => FileStatus.Lstat(ActivePath, out var st) == 0 ? st.Size : 0;
+    private long ActiveLength(out bool present)
+    {
+        present = FileStatus.Lstat(ActivePath, out var st) == 0;
+        return present ? st.Size : 0;
+    }
 
     private bool ManifestChanged()
     {

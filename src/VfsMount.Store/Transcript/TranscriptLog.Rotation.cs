@@ -15,7 +15,7 @@ public sealed partial class TranscriptLog
     /// </summary>
     private void RotateLocked()
     {
-        var manifest = Manifest.Load(ManifestPath) ?? Manifest.Create();
+        var manifest = Manifest.Load(ManifestPath) ?? Manifest.Create(Policy(null));
         var policy = Policy(manifest);
         System.IO.Directory.CreateDirectory(PartitionsDir);
         TakeBackOrphans(manifest, policy);
@@ -98,7 +98,7 @@ public sealed partial class TranscriptLog
         bool changed = false;
         if (Orphans(manifest).Count > 0)
         {
-            manifest ??= Manifest.Create();
+            manifest ??= Manifest.Create(Policy(null));
             TakeBackOrphans(manifest, Policy(manifest));
             changed = true;
         }

@@ -48,11 +48,30 @@ public sealed partial class TranscriptLog
         var payload = Join(entries);
         System.IO.Directory.CreateDirectory(Directory);
         using var held = FileLock.Acquire(LockPath);
-        long before = LineAppender.Append(ActivePath, payload, _quarantine, _context);
+        // Resolved before writing: a manifest chibi cannot read (EIO) refuses the append whole,
+        // instead of failing after the lines are in (the writer would retry and append them twice).
         var policy = CachedPolicy();
+        long before = LineAppender.Append(ActivePath, payload, _quarantine, _context);
         var stats = ActiveStatsAfter(before, entries, payload.Length, policy);
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateLocked();
+        if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateAfterAppend();
+    }
+
+    /// <summary>
+    /// The lines are durable already, so a failed rotation (ENOSPC for the bloom file, a manifest
+    /// broken meanwhile) must not turn the append into a failure the writer would retry: it is
+    /// logged, and the next append or the age timer tries again.
+    /// </summary>
+    private void RotateAfterAppend()
+    {
+        try
+        {
+            RotateLocked();
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"vfsmount: {_context}: rotation failed, retried on the next append: {e.Message}");
+        }
     }
 
     /// <summary>The timer's check for age: rotates when the active partition is due. True when it rotated.</summary>
