@@ -8,10 +8,20 @@ namespace VfsMount.FileSystem.Handles;
 /// write request are validated, completed and appended as one durable unit; an unfinished line
 /// waits in this handle's buffer until its '\n' arrives or the handle is closed.
 /// </summary>
+/// <remarks>
+/// The kernel sends a flush on every close(2) of a descriptor of this handle, also of copies:
+/// the shell's `printf … >&3` dup2s fd 3 onto fd 1 and closes that copy afterwards, and a forked
+/// child closes the ones it inherited. So a flush appends the unfinished line only when it is
+/// valid; an invalid one makes that close return EINVAL (dup2's implicit close drops it) and stays
+/// buffered, since a later write may still finish it. At release (the last close) what is still
+/// unfinished is refused for good: quarantined and logged. A '\n' right after a line that a
+/// flush terminated is that line's own end, not an empty line.
+/// </remarks>
 internal sealed class LogHandle(LogTarget target, bool append, string from, Refusals refusals, long maxLineBytes) : Handle
 {
     private readonly MemoryStream _pending = new();
     private long _nextOffset = -1;
+    private bool _terminatedByFlush;   // the last line was appended by a flush, with a '\n' of ours
 
     public override int Read(Span<byte> buffer, long offset, out int bytesRead)
     {
@@ -26,13 +36,19 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
         if (!append && offset != _nextOffset && offset != target.Length + _pending.Length)
             return refusals.Refuse(target, Errno.EPERM, $"write at offset {offset} is not at the end; logs only append");
 
+        int total = data.Length;
+        if (_terminatedByFlush && _pending.Length == 0 && data.Length > 0 && data[0] == (byte)'\n')
+        {
+            data = data[1..];   // the flush already ended this line
+            if (data.Length == 0) return Accepted(total, offset, out written);
+        }
         int lastNewline = data.LastIndexOf((byte)'\n');
         if (lastNewline < 0)
         {
             if (_pending.Length + data.Length > maxLineBytes)
                 return refusals.Refuse(target, Errno.EFBIG, $"unfinished line over {maxLineBytes} bytes", Concat(data));
             _pending.Write(data);
-            return Accepted(data.Length, offset, out written);
+            return Accepted(total, offset, out written);
         }
 
         var complete = Concat(data[..(lastNewline + 1)]);
@@ -40,18 +56,32 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
         if (errno != 0) return errno;
         _pending.SetLength(0);
         _pending.Write(data[(lastNewline + 1)..]);
-        return Accepted(data.Length, offset, out written);
+        return Accepted(total, offset, out written);
     }
 
-    /// <summary>close(2): an unfinished line is validated and appended with a '\n'.</summary>
+    /// <summary>
+    /// Each close(2): a valid unfinished line is appended with a '\n'; an invalid one is answered
+    /// with EINVAL and kept, because this may be the close of a copy of the descriptor.
+    /// </summary>
     public override int Flush()
     {
         if (_pending.Length == 0) return 0;
-        var line = new byte[_pending.Length + 1];
-        _pending.ToArray().CopyTo(line, 0);
-        line[^1] = (byte)'\n';
-        _pending.SetLength(0);   // refused or not, it is not retried at the next close
-        return AppendLines(line);
+        var line = PendingLine();
+        if (Validate(line, out var entries) is { } refused) return refused.Errno;
+        int errno = Append(line, entries);
+        if (errno != 0) return errno;
+        _pending.SetLength(0);
+        _terminatedByFlush = true;
+        return 0;
+    }
+
+    /// <summary>The last close: an unfinished line still waiting is appended if valid, else refused (quarantined, logged).</summary>
+    public override void Release()
+    {
+        if (_pending.Length == 0) return;
+        var line = PendingLine();
+        _pending.SetLength(0);
+        AppendLines(line);
     }
 
     public override int Truncate(long size) => refusals.Refuse(target, Errno.EPERM, "logs cannot be truncated");
@@ -59,7 +89,14 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
     /// <summary>Validates every line of text (each ending in '\n') and appends them all, or none.</summary>
     private int AppendLines(byte[] text)
     {
-        var entries = new List<CompletedEntry>();
+        if (Validate(text, out var entries) is { } refused) return refusals.Refuse(target, refused.Errno, refused.Message, text);
+        return Append(text, entries);
+    }
+
+    /// <summary>Validates and completes every line of text (each ending in '\n'); the refusal, or null.</summary>
+    private StoreException? Validate(byte[] text, out List<CompletedEntry> entries)
+    {
+        entries = [];
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         int start = 0;
         try
@@ -72,6 +109,18 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
                 entries.Add(target.Complete(text.AsSpan(start, length), from, now));
                 start = end + 1;
             }
+            return null;
+        }
+        catch (StoreException e) when (e.Errno is Errno.EINVAL or Errno.EFBIG)
+        {
+            return e;
+        }
+    }
+
+    private int Append(byte[] text, List<CompletedEntry> entries)
+    {
+        try
+        {
             target.Append(entries);
             return 0;
         }
@@ -83,6 +132,14 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
         {
             return refusals.Refuse(target, e.Errno, e.Message);
         }
+    }
+
+    private byte[] PendingLine()
+    {
+        var line = new byte[_pending.Length + 1];
+        _pending.GetBuffer().AsSpan(0, (int)_pending.Length).CopyTo(line);
+        line[^1] = (byte)'\n';
+        return line;
     }
 
     private byte[] Concat(ReadOnlySpan<byte> data)
@@ -97,6 +154,7 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
     {
         written = length;
         _nextOffset = offset + length;
+        _terminatedByFlush = false;
         return 0;
     }
 }
