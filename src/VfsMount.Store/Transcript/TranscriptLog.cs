@@ -17,6 +17,7 @@ public sealed partial class TranscriptLog
     private readonly StorageOptions _options;
     private readonly Quarantine _quarantine;
     private readonly Lock _statsLock = new();
+    private readonly GroupCommit<IReadOnlyList<CompletedEntry>> _commits;
     private (ulong Inode, PartitionStats Stats)? _active;   // what we know of active.jsonl; under _statsLock
 
     public TranscriptLog(string contextDir, string context, string storeRoot, StorageOptions options, Quarantine quarantine)
@@ -27,6 +28,7 @@ public sealed partial class TranscriptLog
         _storeRoot = storeRoot;
         _options = options;
         _quarantine = quarantine;
+        _commits = new(AppendBatch);
     }
 
     public string ContextDir { get; }
@@ -40,11 +42,19 @@ public sealed partial class TranscriptLog
 
     /// <summary>
     /// Appends the entries as one unit: all or none, durable (fsync'd) when this returns, then
-    /// rotates if a threshold is reached. Throws <see cref="StoreException"/> on failure.
+    /// rotates if a threshold is reached. Concurrent appends share one write and one fsync
+    /// (<see cref="GroupCommit{T}"/>). Throws <see cref="StoreException"/> on failure.
     /// </summary>
     public void Append(IReadOnlyList<CompletedEntry> entries)
     {
         if (entries.Count == 0) return;
+        _commits.Commit(entries);
+    }
+
+    /// <summary>One locked write and fsync for a batch of appends (each batch member whole).</summary>
+    private void AppendBatch(IReadOnlyList<IReadOnlyList<CompletedEntry>> batch)
+    {
+        var entries = batch.Count == 1 ? batch[0] : batch.SelectMany(b => b).ToList();
         var payload = Join(entries);
         System.IO.Directory.CreateDirectory(Directory);
         using var held = FileLock.Acquire(LockPath);
