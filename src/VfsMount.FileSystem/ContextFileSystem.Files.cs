@@ -40,17 +40,25 @@ public sealed partial class ContextFileSystem
                     break;
                 case NodeKind.Document:
                     if (exclusive && FileStatus.Lstat(node.StorePath!, out _) == 0) return Errno.EEXIST;
+                    // state.json is always listed: while chibi has not written it, it reads as empty.
+                    bool missingState = node.Context is null && FileStatus.Lstat(node.StorePath!, out _) != 0;
                     if (!writing)
                     {
+                        if (missingState)
+                        {
+                            handle = new EmptyHandle();
+                            directIo = true;
+                            break;
+                        }
                         errno = PosixFile.Open(node.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var doc);
                         if (errno != 0) return errno;
                         handle = new FileHandle(doc!, append: false, readOnly: true);
                         directIo = false;
                         break;
                     }
-                    if (!create && FileStatus.Lstat(node.StorePath!, out _) != 0) return Errno.ENOENT;
+                    if (!create && !missingState && FileStatus.Lstat(node.StorePath!, out _) != 0) return Errno.ENOENT;
                     handle = new DocumentHandle(node.StorePath!, node.Format, (flags & OpenFlags.Truncate) != 0,
-                        (flags & OpenFlags.Append) != 0, Limits.MaxDocumentBytes, Changed,
+                        (flags & OpenFlags.Append) != 0, Limits.MaxDocumentBytes, _commits, Changed,
                         (target, e, reason, content) => _refusals.Refuse(node.Context ?? "", Path.GetFileName(target), e, reason, content));
                     directIo = true;   // the staged copy is this handle's alone: keep it out of the shared page cache
                     break;
@@ -159,7 +167,7 @@ public sealed partial class ContextFileSystem
                 case NodeKind.Document:
                 {
                     // truncate(2) by name: a staged copy of its own, committed at once.
-                    var doc = new DocumentHandle(node.StorePath!, node.Format, truncate: false, append: false, Limits.MaxDocumentBytes, Changed,
+                    var doc = new DocumentHandle(node.StorePath!, node.Format, truncate: false, append: false, Limits.MaxDocumentBytes, _commits, Changed,
                         (target, e, reason, content) => _refusals.Refuse(node.Context ?? "", Path.GetFileName(target), e, reason, content));
                     try
                     {

@@ -1,3 +1,4 @@
+using VfsMount.FileSystem.Handles;
 using VfsMount.Store;
 using VfsMount.Store.Documents;
 using VfsMount.Store.Posix;
@@ -17,9 +18,21 @@ public sealed partial class ContextFileSystem
             NodeKind.Root or NodeKind.Context => Errno.EISDIR,
             NodeKind.Invalid => Errno.ENOENT,
             _ when Existing(path, out int errno) is var _ && errno != 0 => errno,
+            NodeKind.Document => RemoveDocument(node.StorePath!),
             _ => RemoveDurably(node.StorePath!),
         };
     });
+
+    /// <summary>An unlinked document stays unlinked: a pending O_TRUNC-only handle does not bring it back.</summary>
+    private int RemoveDocument(string storePath)
+    {
+        lock (_commits.LockOf(storePath))
+        {
+            int errno = RemoveDurably(storePath);
+            if (errno == 0) _commits.Committed(storePath);
+            return errno;
+        }
+    }
 
     private static int RemoveDurably(string storePath)
     {
@@ -99,6 +112,8 @@ public sealed partial class ContextFileSystem
             // rename(scratch, document) is how editors save: a validated commit of the file's content.
             if (FileStatus.Lstat(source.StorePath!, out var st) != 0) return Errno.ENOENT;
             if (!st.IsRegular) return Errno.EINVAL;
+            if (st.Size > Limits.MaxDocumentBytes)
+                return _refusals.Refuse(target.Context ?? "", Path.GetFileName(to), Errno.EFBIG, $"document over its limit of {Limits.MaxDocumentBytes} bytes");
             if ((flags & RenameFlags.NoReplace) != 0 && FileStatus.Lstat(target.StorePath!, out _) == 0) return Errno.EEXIST;
             try
             {
@@ -109,13 +124,19 @@ public sealed partial class ContextFileSystem
                 return _refusals.Refuse(target.Context ?? "", Path.GetFileName(to), e.Errno, e.Message);
             }
             using (var file = PosixFile.OpenOrThrow(source.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow)) file.Sync();
-            errno = PathOps.Rename(source.StorePath!, target.StorePath!, 0);
-            if (errno != 0) return errno;
+            lock (_commits.LockOf(target.StorePath!))
+            {
+                errno = PathOps.Rename(source.StorePath!, target.StorePath!, 0);
+                if (errno != 0) return errno;
+                _commits.Committed(target.StorePath!);
+                if (source.Kind == NodeKind.Document) _commits.Committed(source.StorePath!);
+            }
             errno = SyncParents(source.StorePath!, target.StorePath!);
             Changed(target.StorePath!);
             return errno;
         }
         errno = PathOps.Rename(source.StorePath!, target.StorePath!, (uint)flags);
+        if (errno == 0 && source.Kind == NodeKind.Document) _commits.Committed(source.StorePath!);   // renamed away: as unlink
         return errno != 0 ? errno : SyncParents(source.StorePath!, target.StorePath!);
     });
 
@@ -161,13 +182,32 @@ public sealed partial class ContextFileSystem
         if (errno != 0) return errno;
         return node.Kind switch
         {
-            NodeKind.Scratch or NodeKind.Document when FileStatus.Lstat(node.StorePath!, out var st) == 0 && !st.IsSymlink
+            NodeKind.Document => OnDocumentAndStages(node.StorePath!, p => PathOps.Chmod(p, mode & 0xFFF)),
+            NodeKind.Scratch when FileStatus.Lstat(node.StorePath!, out var st) == 0 && !st.IsSymlink
                 => PathOps.Chmod(node.StorePath!, mode & 0xFFF),
-            NodeKind.Scratch or NodeKind.Document => Errno.EOPNOTSUPP,
+            NodeKind.Scratch => Errno.EOPNOTSUPP,
             NodeKind.ReadOnly => Errno.EROFS,
             _ => Errno.EPERM,
         };
     });
+
+    /// <summary>
+    /// chmod and utimens of a document reach the committed file and every staged copy of it, so
+    /// a commit keeps them (`cp -p`, `install -m`, vim's fchmod); a document that exists only as
+    /// a staged copy (created, not yet committed) takes them on that copy. ENOENT when neither exists.
+    /// </summary>
+    private int OnDocumentAndStages(string storePath, Func<string, int> apply)
+    {
+        bool committed = FileStatus.Lstat(storePath, out var st) == 0;
+        if (committed && st.IsSymlink) return Errno.EOPNOTSUPP;
+        int errno = committed ? apply(storePath) : Errno.ENOENT;
+        foreach (var staged in _handles.Values.OfType<DocumentHandle>().Where(d => d.Target == storePath))
+        {
+            int e = apply(staged.StagePath);
+            if (!committed && errno != 0) errno = e;
+        }
+        return errno;
+    }
 
     public int SetTimes(string path, long? accessNs, long? modifyNs) => Guard(path, () =>
     {
@@ -175,7 +215,8 @@ public sealed partial class ContextFileSystem
         if (errno != 0) return errno;
         return node.Kind switch
         {
-            NodeKind.Scratch or NodeKind.Document or NodeKind.Context => PathOps.SetTimes(node.StorePath!, accessNs, modifyNs),
+            NodeKind.Document => OnDocumentAndStages(node.StorePath!, p => PathOps.SetTimes(p, accessNs, modifyNs)),
+            NodeKind.Scratch or NodeKind.Context => PathOps.SetTimes(node.StorePath!, accessNs, modifyNs),
             NodeKind.ReadOnly => Errno.EROFS,
             _ => 0,   // logs and the root keep their times; `touch` on them is harmless
         };

@@ -18,6 +18,7 @@ public sealed partial class ContextFileSystem : IFileSystem
     private readonly Refusals _refusals;
     private readonly TextWriter _log;
     private readonly ConcurrentDictionary<ulong, Handle> _handles = new();
+    private readonly DocumentCommits _commits = new();
     private long _nextHandle;
 
     public ContextFileSystem(ChibiStore store, TextWriter? log = null, MountLimits? limits = null)
@@ -116,7 +117,9 @@ public sealed partial class ContextFileSystem : IFileSystem
                 case NodeKind.Context:
                     if (!_store.ContextExists(node.Context!)) return Errno.ENOENT;
                     foreach (var name in PathMap.AlwaysListed) entries.Add(new DirEntry(name, FileKind.Regular));
-                    entries.Add(new DirEntry(PathMap.TranscriptDirName, FileKind.Directory));
+                    // A context made by another program may have no transcript/ yet: list it once it exists.
+                    if (FileStatus.Lstat(Path.Combine(node.StorePath!, PathMap.TranscriptDirName), out var tst) == 0 && tst.IsDirectory)
+                        entries.Add(new DirEntry(PathMap.TranscriptDirName, FileKind.Directory));
                     ListStoreDir(node.StorePath!, entries, skip: [.. PathMap.AlwaysListed, PathMap.TranscriptDirName]);
                     return 0;
                 case NodeKind.ReadOnly:

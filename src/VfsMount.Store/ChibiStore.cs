@@ -113,6 +113,8 @@ public sealed class ChibiStore
         if (File.Exists(transcript.ActivePath))
             entries += PartitionStats.Scan(transcript.ActivePath, RotationPolicy.Default).Entries;
         if (entries > 1) throw new StoreException(39, $"context \"{name}\" has {entries - 1} entries beyond its anchor");
+        if (entries == 1 && !SoleEntryIsAnchor(transcript, manifest))
+            throw new StoreException(39, $"context \"{name}\" has an entry beyond its anchor (it has no context_created anchor)");
         Directory.Delete(ContextDir(name), recursive: true);
         _transcripts.TryRemove(name, out _);
         _inboxes.TryRemove(name, out _);
@@ -122,6 +124,27 @@ public sealed class ChibiStore
             int i = StateFile.IndexOf(state, name);
             if (i >= 0) ((JsonArray)state["contexts"]!).RemoveAt(i);
         });
+    }
+
+    /// <summary>Whether the one entry of a transcript is a context_created anchor (a context made by hand may have none).</summary>
+    private static bool SoleEntryIsAnchor(TranscriptLog transcript, JsonObject? manifest)
+    {
+        var files = (manifest is null ? [] : Manifest.Partitions(manifest).Select(p => Path.Combine(transcript.Directory, p.File)))
+            .Append(transcript.ActivePath);
+        foreach (var path in files)
+        {
+            if (PosixFile.Open(path, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var file) != 0) continue;
+            using (file)
+            {
+                foreach (var (line, _) in PartitionStats.Lines(file!, 0))
+                {
+                    if (EntryCompleter.Inspect(line.Span) is null) continue;
+                    var entry = JsonNode.Parse(line.Span) as JsonObject;
+                    return entry?["entry_type"] is JsonValue v && v.TryGetValue<string>(out var type) && type == "context_created";
+                }
+            }
+        }
+        return true;
     }
 
     /// <summary>chibi's .lock is held while it is fresh: readable and younger than 1.5 × the 30 s heartbeat.</summary>

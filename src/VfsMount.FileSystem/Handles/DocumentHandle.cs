@@ -26,10 +26,15 @@ internal sealed class DocumentHandle : Handle
     /// show readers an empty document in between. Such a handle commits at its last close.
     /// </summary>
     private bool _onlyTruncatedAtOpen;
+    private readonly DocumentCommits _commits;
+    /// <summary>When this handle was opened: the logical moment of an O_TRUNC-only handle's commit.</summary>
+    private readonly long _openedAt;
 
     public DocumentHandle(string target, DocumentFormat format, bool truncate, bool append, long maxBytes,
-        Action<string> committed, Func<string, int, string, byte[]?, int> refuse)
+        DocumentCommits commits, Action<string> committed, Func<string, int, string, byte[]?, int> refuse)
     {
+        _commits = commits;
+        _openedAt = commits.Now();
         _target = target;
         _format = format;
         _append = append;
@@ -45,6 +50,9 @@ internal sealed class DocumentHandle : Handle
     }
 
     public string Target => _target;
+
+    /// <summary>The staged copy: chmod and utimens while the handle is open land here too, so the commit keeps them.</summary>
+    public string StagePath => _stagePath;
 
     public override long? Size => _stage.Length();
 
@@ -85,6 +93,11 @@ internal sealed class DocumentHandle : Handle
     private int Commit()
     {
         if (!_dirty) return 0;
+        lock (_commits.LockOf(_target)) return CommitLocked();
+    }
+
+    private int CommitLocked()
+    {
         int errno = _stage.Sync();
         if (errno != 0) return errno;
         try
@@ -108,6 +121,7 @@ internal sealed class DocumentHandle : Handle
             return _refuse(_target, StoreException.ErrnoOf(e), e.Message, null);
         }
         _dirty = false;
+        _commits.Committed(_target);
         _committed(_target);
         return 0;
     }
@@ -123,8 +137,36 @@ internal sealed class DocumentHandle : Handle
 
     public override void Release()
     {
-        if (_onlyTruncatedAtOpen) Commit();   // errors are logged by the refusal; release cannot report them
+        // RELEASE reaches us after close(2) has returned, so a later open, write and commit of
+        // the same document (`: > doc; echo x > doc`) may already be done: the truncation
+        // happened at open, before it, and must not override it.
+        if (_onlyTruncatedAtOpen && _dirty)
+        {
+            lock (_commits.LockOf(_target))
+                if (!_commits.ChangedSince(_target, _openedAt)) CommitLocked();   // errors are logged by the refusal; release cannot report them
+        }
         _stage.Dispose();
         File.Delete(_stagePath);
     }
+}
+
+/// <summary>
+/// The order of document commits, per target: a logical clock, the last moment each document
+/// was committed, renamed over, renamed away or unlinked, and one lock per document that
+/// serializes its commits (taken inside a handle's lock; never while replying to the kernel).
+/// </summary>
+internal sealed class DocumentCommits
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _last = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lock> _locks = new(StringComparer.Ordinal);
+    private long _clock;
+
+    public long Now() => Interlocked.Increment(ref _clock);
+
+    public Lock LockOf(string target) => _locks.GetOrAdd(target, _ => new Lock());
+
+    /// <summary>Records that the document's committed content changed now.</summary>
+    public void Committed(string target) => _last[target] = Now();
+
+    public bool ChangedSince(string target, long moment) => _last.TryGetValue(target, out long at) && at > moment;
 }

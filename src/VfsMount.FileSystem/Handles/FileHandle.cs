@@ -27,3 +27,13 @@ internal sealed class FileHandle(PosixFile file, bool append, bool readOnly) : H
 
     public override void Release() => file.Dispose();
 }
+
+/// <summary>A document that does not exist yet but is always listed (state.json): reads as empty.</summary>
+internal sealed class EmptyHandle : Handle
+{
+    public override int Read(Span<byte> buffer, long offset, out int bytesRead)
+    {
+        bytesRead = 0;
+        return 0;
+    }
+}
