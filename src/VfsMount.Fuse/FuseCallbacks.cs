@@ -74,6 +74,36 @@ internal static unsafe class FuseCallbacks
     }
 
     /// <summary>Decodes a NUL-terminated UTF-8 path; false when the bytes are not UTF-8.</summary>
+    /// <summary>The firewall shared by operations on one path: decode it, call, map the errno.</summary>
+    private static int OnPath(void* state, byte* pathPtr, string op, Func<IFileSystem, string, int> call)
+    {
+        try
+        {
+            if (!TryPath(pathPtr, out string path))
+                return -Errno.EINVAL;
+            int r = call(Host(state).FileSystem, path);
+            return r == 0 ? 0 : Neg(r);
+        }
+        catch (Exception e)
+        {
+            return Fail(state, op, e);
+        }
+    }
+
+    /// <summary>The firewall shared by operations on one open handle.</summary>
+    private static int OnHandle(void* state, ulong fh, string op, Func<IFileSystem, ulong, int> call)
+    {
+        try
+        {
+            int r = call(Host(state).FileSystem, fh);
+            return r == 0 ? 0 : Neg(r);
+        }
+        catch (Exception e)
+        {
+            return Fail(state, op, e);
+        }
+    }
+
     private static bool TryPath(byte* p, out string path)
     {
         var bytes = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(p);
@@ -267,46 +297,16 @@ internal static unsafe class FuseCallbacks
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int Flush(void* state, ulong fh)
-    {
-        try
-        {
-            int r = Host(state).FileSystem.Flush(fh);
-            return r == 0 ? 0 : Neg(r);
-        }
-        catch (Exception e)
-        {
-            return Fail(state, "flush", e);
-        }
-    }
+    private static int Flush(void* state, ulong fh) =>
+        OnHandle(state, fh, "flush", static (fs, h) => fs.Flush(h));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int Release(void* state, ulong fh)
-    {
-        try
-        {
-            int r = Host(state).FileSystem.Release(fh);
-            return r == 0 ? 0 : Neg(r);
-        }
-        catch (Exception e)
-        {
-            return Fail(state, "release", e);
-        }
-    }
+    private static int Release(void* state, ulong fh) =>
+        OnHandle(state, fh, "release", static (fs, h) => fs.Release(h));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int Fsync(void* state, ulong fh, int datasync)
-    {
-        try
-        {
-            int r = Host(state).FileSystem.Fsync(fh, datasync != 0);
-            return r == 0 ? 0 : Neg(r);
-        }
-        catch (Exception e)
-        {
-            return Fail(state, "fsync", e);
-        }
-    }
+    private static int Fsync(void* state, ulong fh, int datasync) =>
+        OnHandle(state, fh, "fsync", (fs, h) => fs.Fsync(h, datasync != 0));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Truncate(void* state, byte* pathPtr, long size, ulong fh, int hasFh)
@@ -326,52 +326,16 @@ internal static unsafe class FuseCallbacks
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int Unlink(void* state, byte* pathPtr)
-    {
-        try
-        {
-            if (!TryPath(pathPtr, out string path))
-                return -Errno.EINVAL;
-            int r = Host(state).FileSystem.Unlink(path);
-            return r == 0 ? 0 : Neg(r);
-        }
-        catch (Exception e)
-        {
-            return Fail(state, "unlink", e);
-        }
-    }
+    private static int Unlink(void* state, byte* pathPtr) =>
+        OnPath(state, pathPtr, "unlink", static (fs, path) => fs.Unlink(path));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int Mkdir(void* state, byte* pathPtr, uint mode)
-    {
-        try
-        {
-            if (!TryPath(pathPtr, out string path))
-                return -Errno.EINVAL;
-            int r = Host(state).FileSystem.Mkdir(path, mode);
-            return r == 0 ? 0 : Neg(r);
-        }
-        catch (Exception e)
-        {
-            return Fail(state, "mkdir", e);
-        }
-    }
+    private static int Mkdir(void* state, byte* pathPtr, uint mode) =>
+        OnPath(state, pathPtr, "mkdir", (fs, path) => fs.Mkdir(path, mode));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int Rmdir(void* state, byte* pathPtr)
-    {
-        try
-        {
-            if (!TryPath(pathPtr, out string path))
-                return -Errno.EINVAL;
-            int r = Host(state).FileSystem.Rmdir(path);
-            return r == 0 ? 0 : Neg(r);
-        }
-        catch (Exception e)
-        {
-            return Fail(state, "rmdir", e);
-        }
-    }
+    private static int Rmdir(void* state, byte* pathPtr) =>
+        OnPath(state, pathPtr, "rmdir", static (fs, path) => fs.Rmdir(path));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Rename(void* state, byte* fromPtr, byte* toPtr, uint flags)
@@ -430,38 +394,13 @@ internal static unsafe class FuseCallbacks
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int Chmod(void* state, byte* pathPtr, uint mode)
-    {
-        try
-        {
-            if (!TryPath(pathPtr, out string path))
-                return -Errno.EINVAL;
-            int r = Host(state).FileSystem.Chmod(path, mode);
-            return r == 0 ? 0 : Neg(r);
-        }
-        catch (Exception e)
-        {
-            return Fail(state, "chmod", e);
-        }
-    }
+    private static int Chmod(void* state, byte* pathPtr, uint mode) =>
+        OnPath(state, pathPtr, "chmod", (fs, path) => fs.Chmod(path, mode));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int Utimens(void* state, byte* pathPtr, long atimeNs, long mtimeNs)
-    {
-        try
-        {
-            if (!TryPath(pathPtr, out string path))
-                return -Errno.EINVAL;
-            long? a = atimeNs == NativeMethods.TimeOmit ? null : atimeNs;
-            long? m = mtimeNs == NativeMethods.TimeOmit ? null : mtimeNs;
-            int r = Host(state).FileSystem.SetTimes(path, a, m);
-            return r == 0 ? 0 : Neg(r);
-        }
-        catch (Exception e)
-        {
-            return Fail(state, "utimens", e);
-        }
-    }
+    private static int Utimens(void* state, byte* pathPtr, long atimeNs, long mtimeNs) =>
+        OnPath(state, pathPtr, "utimens", (fs, path) => fs.SetTimes(path,
+            atimeNs == NativeMethods.TimeOmit ? null : atimeNs, mtimeNs == NativeMethods.TimeOmit ? null : mtimeNs));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int StatFs(void* state, byte* pathPtr, VfsStatFs* st)
