@@ -12,8 +12,20 @@ public sealed class Refusals(Quarantine quarantine, TextWriter log)
     public int Refuse(string context, string file, int errno, string reason, byte[]? content = null)
     {
         string kept = content is null ? "" : Keep(context, file, reason, content);
-        lock (log) log.WriteLine($"vfsmount: refused {context}/{file}: {reason} ({ErrnoName(errno)}){kept}");
+        lock (log) log.WriteLine(OneLine($"vfsmount: refused {context}/{file}: {reason} ({ErrnoName(errno)}){kept}"));
         return errno;
+    }
+
+    /// <summary>
+    /// A name may hold any byte but '/' and NUL: control characters ('\n' above all) are written
+    /// as \xNN so that every refusal stays one line of the log and cannot forge another.
+    /// </summary>
+    public static string OneLine(string text)
+    {
+        if (!text.Any(char.IsControl)) return text;
+        var b = new System.Text.StringBuilder(text.Length + 8);
+        foreach (char c in text) b.Append(char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString());
+        return b.ToString();
     }
 
     internal int Refuse(LogTarget target, int errno, string reason, byte[]? content = null) =>

@@ -10,10 +10,13 @@ public sealed class FileLock : IDisposable
 
     private FileLock(PosixFile file) => _file = file;
 
-    /// <summary>Blocks until the lock is held.</summary>
+    /// <summary>
+    /// Blocks until the lock is held. A lock file planted as a symlink is not followed (ELOOP):
+    /// opening it O_CREAT would create or lock a file outside the store (SPEC §3).
+    /// </summary>
     public static FileLock Acquire(string lockPath)
     {
-        var file = PosixFile.OpenOrThrow(lockPath, PosixFile.ReadWrite | PosixFile.Create, 0x1A4);
+        var file = PosixFile.OpenOrThrow(lockPath, PosixFile.ReadWrite | PosixFile.Create | PosixFile.NoFollow, 0x1A4);
         int errno = file.Lock(exclusive: true);
         if (errno != 0)
         {
@@ -26,7 +29,7 @@ public sealed class FileLock : IDisposable
     /// <summary>Null when someone else holds it.</summary>
     public static FileLock? TryAcquire(string lockPath)
     {
-        var file = PosixFile.OpenOrThrow(lockPath, PosixFile.ReadWrite | PosixFile.Create, 0x1A4);
+        var file = PosixFile.OpenOrThrow(lockPath, PosixFile.ReadWrite | PosixFile.Create | PosixFile.NoFollow, 0x1A4);
         if (file.Lock(exclusive: true, nonBlocking: true) == 0) return new FileLock(file);
         file.Dispose();
         return null;

@@ -43,6 +43,11 @@ public static partial class StoreCheck
     private static void CheckTranscript(ChibiStore store, string name, Action<string, Func<bool>?> found)
     {
         var log = store.Transcript(name);
+        if (log.IsLinkedOut)
+        {
+            found($"{name}: transcript/ is not a directory (a symlink?); not followed", null);
+            return;
+        }
         if (!Directory.Exists(log.Directory)) return;
         StrayTemps(log.Directory, found);
         if (Directory.Exists(log.PartitionsDir)) StrayTemps(log.PartitionsDir, found);
@@ -76,7 +81,13 @@ public static partial class StoreCheck
 
     private static void CheckTornTail(ChibiStore store, string name, string path, string lockPath, Action<string, Func<bool>?> found)
     {
-        if (!File.Exists(path)) return;
+        if (FileStatus.Lstat(path, out var st) != 0) return;
+        // A planted symlink is never followed, neither the log nor its lock (SPEC §3).
+        if (!st.IsRegular || (FileStatus.Lstat(lockPath, out var lst) == 0 && !lst.IsRegular))
+        {
+            found($"{name}: {Path.GetFileName(path)} or its lock is not a regular file (a symlink?); not followed", null);
+            return;
+        }
         using var held = FileLock.Acquire(lockPath);
         using var file = PosixFile.OpenOrThrow(path, PosixFile.ReadWrite | PosixFile.NoFollow);
         long size = file.Length();

@@ -23,6 +23,7 @@ public sealed partial class TranscriptLog
     {
         get
         {
+            RefuseLinkedOut();
             long length = CurrentLayout().ArchivedBytes + ActiveLength(out bool present);
             if (present) return length;
             using var held = SettledLock();
@@ -39,6 +40,7 @@ public sealed partial class TranscriptLog
     /// </summary>
     public int Read(Span<byte> buffer, long offset)
     {
+        RefuseLinkedOut();
         for (int attempt = 0; ; attempt++)
         {
             int n = ReadOnce(buffer, offset, out bool rotated, out bool absent);

@@ -92,7 +92,7 @@ public sealed partial class TranscriptLog
     /// <summary>Recovery under the lock: orphans into the manifest. True when it changed anything.</summary>
     public bool Reconcile()
     {
-        if (!System.IO.Directory.Exists(Directory)) return false;
+        if (IsLinkedOut || !System.IO.Directory.Exists(Directory)) return false;
         using var held = FileLock.Acquire(LockPath);
         var manifest = Manifest.Load(ManifestPath);
         bool changed = false;

@@ -38,6 +38,15 @@ public sealed partial class TranscriptLog
     public string LockPath => Path.Combine(Directory, ".transcript.lock");
     public string PartitionsDir => Path.Combine(Directory, "partitions");
 
+    /// <summary>transcript/ planted as a symlink (or anything but a directory): never followed.</summary>
+    public bool IsLinkedOut => FileStatus.Lstat(Directory, out var st) == 0 && !st.IsDirectory;
+
+    /// <summary>The daemon never follows a symlink out of the store (SPEC §3): every use of a linked transcript/ is ELOOP.</summary>
+    private void RefuseLinkedOut()
+    {
+        if (IsLinkedOut) throw new StoreException(40, $"{Directory} is not a directory (a planted symlink?); not followed");
+    }
+
     public RotationPolicy Policy(JsonObject? manifest) => RotationPolicy.Resolve(_options, manifest, ContextDir, _storeRoot);
 
     /// <summary>
@@ -56,6 +65,7 @@ public sealed partial class TranscriptLog
     {
         var entries = batch.Count == 1 ? batch[0] : batch.SelectMany(b => b).ToList();
         var payload = Join(entries);
+        RefuseLinkedOut();
         System.IO.Directory.CreateDirectory(Directory);
         using var held = FileLock.Acquire(LockPath);
         // Resolved before writing: a manifest chibi cannot read (EIO) refuses the append whole,
@@ -87,7 +97,7 @@ public sealed partial class TranscriptLog
     /// <summary>The timer's check for age: rotates when the active partition is due. True when it rotated.</summary>
     public bool RotateIfDue()
     {
-        if (!File.Exists(ActivePath)) return false;
+        if (IsLinkedOut || !File.Exists(ActivePath)) return false;
         using var held = FileLock.Acquire(LockPath);
         var policy = CachedPolicy();
         using var file = PosixFile.OpenOrThrow(ActivePath, PosixFile.ReadOnly | PosixFile.NoFollow);
@@ -101,6 +111,7 @@ public sealed partial class TranscriptLog
     /// <summary>Rotates now (under the lock) if the active partition holds any entry.</summary>
     public void Rotate()
     {
+        RefuseLinkedOut();
         using var held = FileLock.Acquire(LockPath);
         RotateLocked();
     }
