@@ -11,14 +11,16 @@ public static class LineAppender
     /// <summary>
     /// Appends whole lines (payload ends with '\n'). Durable when it returns. On failure
     /// (ENOSPC …) the file is cut back to its size before the call and the errno is thrown.
-    /// Returns the file's size before the append (after mending).
+    /// Returns the file's size before the append (after mending) and its inode.
     /// </summary>
     /// <param name="mend">false for files others append to without a lock (transcript.md): a missing
     /// '\n' there may be a writer at work, not a crash.</param>
-    public static long Append(string path, ReadOnlySpan<byte> payload, Quarantine? quarantine, string context, bool mend = true)
+    public static (long Before, ulong Inode) Append(string path, ReadOnlySpan<byte> payload, Quarantine? quarantine, string context, bool mend = true)
     {
         using var file = PosixFile.OpenOrThrow(path, PosixFile.ReadWrite | PosixFile.Append | PosixFile.Create | PosixFile.NoFollow);
-        long before = mend ? MendTornTail(file, path, quarantine!, context) : file.Length();
+        int statErrno = file.Status(out var st);
+        if (statErrno != 0) throw new PosixException(statErrno, path);
+        long before = mend ? MendTornTail(file, st.Size, path, quarantine!, context) : st.Size;
         CrashPoint.Hit("append-before-write");
         int errno;
         if (CrashPoint.IsArmed("append-mid-write") && payload.Length > 1)
@@ -38,7 +40,7 @@ public static class LineAppender
             file.Sync();
             throw new PosixException(errno, $"append to {path}");
         }
-        return before;
+        return (before, st.Inode);
     }
 
     /// <summary>
@@ -49,6 +51,11 @@ public static class LineAppender
     {
         long size = file.Length();
         if (size < 0) throw new PosixException((int)-size, path);
+        return MendTornTail(file, size, path, quarantine, context);
+    }
+
+    public static long MendTornTail(PosixFile file, long size, string path, Quarantine quarantine, string context)
+    {
         if (size == 0) return 0;
         Span<byte> last = stackalloc byte[1];
         if (file.ReadAt(last, size - 1) == 1 && last[0] == (byte)'\n') return size;

@@ -18,6 +18,7 @@ public sealed partial class TranscriptLog
     private readonly Quarantine _quarantine;
     private readonly Lock _statsLock = new();
     private readonly GroupCommit<IReadOnlyList<CompletedEntry>> _commits;
+    private bool _directoryReady;
     private (ulong Inode, PartitionStats Stats)? _active;   // what we know of active.jsonl; under _statsLock
 
     public TranscriptLog(string contextDir, string context, string storeRoot, StorageOptions options, Quarantine quarantine)
@@ -66,13 +67,17 @@ public sealed partial class TranscriptLog
         var entries = batch.Count == 1 ? batch[0] : batch.SelectMany(b => b).ToList();
         var payload = Join(entries);
         RefuseLinkedOut();
-        System.IO.Directory.CreateDirectory(Directory);
+        if (!_directoryReady)
+        {
+            System.IO.Directory.CreateDirectory(Directory);   // a context made by another program may lack it
+            _directoryReady = true;
+        }
         using var held = FileLock.Acquire(LockPath);
         // Resolved before writing: a manifest chibi cannot read (EIO) refuses the append whole,
         // instead of failing after the lines are in (the writer would retry and append them twice).
         var policy = CachedPolicy();
-        long before = LineAppender.Append(ActivePath, payload, _quarantine, _context);
-        var stats = ActiveStatsAfter(before, entries, payload.Length, policy);
+        var (before, inode) = LineAppender.Append(ActivePath, payload, _quarantine, _context);
+        var stats = ActiveStatsAfter(before, inode, entries, policy);
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateAfterAppend();
     }
@@ -132,18 +137,17 @@ public sealed partial class TranscriptLog
     }
 
     /// <summary>Stats of active.jsonl after our append: counted incrementally when nobody else wrote.</summary>
-    private PartitionStats ActiveStatsAfter(long before, IReadOnlyList<CompletedEntry> entries, int payloadBytes, RotationPolicy policy)
+    private PartitionStats ActiveStatsAfter(long before, ulong inode, IReadOnlyList<CompletedEntry> entries, RotationPolicy policy)
     {
-        using var file = PosixFile.OpenOrThrow(ActivePath, PosixFile.ReadOnly | PosixFile.NoFollow);
-        file.Status(out var st);
         lock (_statsLock)
         {
-            if (_active is { } a && a.Inode == st.Inode && a.Stats.Bytes == before)
+            if (_active is { } a && a.Inode == inode && a.Stats.Bytes == before)
             {
                 foreach (var e in entries) a.Stats.Add(e.Timestamp, policy.TokensOf(e.ContentBytes), e.Json.Length + 1);
                 return a.Stats;
             }
         }
+        using var file = PosixFile.OpenOrThrow(ActivePath, PosixFile.ReadOnly | PosixFile.NoFollow);
         return KnownStats(file, policy);
     }
 
