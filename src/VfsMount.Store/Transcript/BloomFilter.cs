@@ -67,20 +67,26 @@ public sealed class BloomFilter
     public static BloomFilter Build(IEnumerable<string> contents, ulong? k0 = null, ulong? k1 = null)
     {
         ArgumentNullException.ThrowIfNull(contents);
-        var terms = new List<string>();
-        foreach (var content in contents)
+        // Two passes (count, then insert) instead of a list of every term: a partition of
+        // large entries has millions of terms, and holding them all grew the daemon by MiBs.
+        var all = contents as IReadOnlyCollection<string> ?? contents.ToList();
+        long n = 0;
+        foreach (var content in all)
         {
-            terms.AddRange(Terms(content ?? string.Empty));
+            n += WordBounds(content ?? string.Empty).Count();
         }
 
-        var (bits, numHashes) = Size(terms.Count);
+        var (bits, numHashes) = Size(n);
         ulong key0 = k0 ?? RandomKey();
         ulong key1 = k1 ?? RandomKey();
         var (v0, v1, v2, v3) = SipHash13.InitialState(key0, key1);
         var filter = new BloomFilter(new ulong[bits / 64], numHashes, key0, key1, v0, v1, v2, v3);
-        foreach (var term in terms)
+        foreach (var content in all)
         {
-            filter.Insert(term);
+            foreach (var term in Terms(content ?? string.Empty))
+            {
+                filter.Insert(term);
+            }
         }
         return filter;
     }
@@ -128,6 +134,15 @@ public sealed class BloomFilter
 
     private static IEnumerable<string> TermsIterator(string content)
     {
+        foreach (var (start, length) in WordBounds(content))
+        {
+            yield return ToLowerRust(content.AsSpan(start, length));
+        }
+    }
+
+    /// <summary>Where the terms are: runs of alphanumeric runes of at least 2 UTF-8 bytes.</summary>
+    private static IEnumerable<(int Start, int Length)> WordBounds(string content)
+    {
         int wordStart = 0;
         int wordBytes = 0;
         int index = 0;
@@ -141,7 +156,7 @@ public sealed class BloomFilter
             {
                 if (wordBytes >= 2)
                 {
-                    yield return ToLowerRust(content.AsSpan(wordStart, index - wordStart));
+                    yield return (wordStart, index - wordStart);
                 }
                 wordBytes = 0;
                 wordStart = index + rune.Utf16SequenceLength;
@@ -150,7 +165,7 @@ public sealed class BloomFilter
         }
         if (wordBytes >= 2)
         {
-            yield return ToLowerRust(content.AsSpan(wordStart, index - wordStart));
+            yield return (wordStart, index - wordStart);
         }
     }
 
