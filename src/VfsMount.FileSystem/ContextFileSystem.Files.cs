@@ -52,11 +52,14 @@ public sealed partial class ContextFileSystem
                         }
                         errno = PosixFile.Open(node.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var doc);
                         if (errno != 0) return errno;
-                        handle = new FileHandle(doc!, append: false, readOnly: true);
+                        handle = new DocumentReader(node.StorePath!, doc!);
                         directIo = false;
                         break;
                     }
-                    if (!create && !missingState && FileStatus.Lstat(node.StorePath!, out _) != 0) return Errno.ENOENT;
+                    // A document another handle created but has not committed yet is a name the kernel
+                    // sees (GetAttr shows the staged copy), so the kernel sends open(O_CREAT) for it as a
+                    // plain open: a writing open of it is as good as a create.
+                    if (!create && !missingState && FileStatus.Lstat(node.StorePath!, out _) != 0 && !IsStaged(node.StorePath!)) return Errno.ENOENT;
                     handle = new DocumentHandle(node.StorePath!, node.Format, (flags & OpenFlags.Truncate) != 0,
                         (flags & OpenFlags.Append) != 0, Limits.MaxDocumentBytes, _commits, Changed,
                         (target, e, reason, content) => _refusals.Refuse(node.Context ?? "", Path.GetFileName(target), e, reason, content));
@@ -86,6 +89,8 @@ public sealed partial class ContextFileSystem
             return Fail(e, path);
         }
     }
+
+    private bool IsStaged(string storePath) => _handles.Values.OfType<DocumentHandle>().Any(d => d.Target == storePath);
 
     private LogTarget LogTargetOf(Node node) => node.Kind switch
     {

@@ -30,6 +30,7 @@ public sealed partial class ContextFileSystem
         {
             int errno = RemoveDurably(storePath);
             if (errno == 0) _commits.Committed(storePath);
+            if (errno == 0) Detached(storePath);
             return errno;
         }
     }
@@ -130,13 +131,20 @@ public sealed partial class ContextFileSystem
                 if (errno != 0) return errno;
                 _commits.Committed(target.StorePath!);
                 if (source.Kind == NodeKind.Document) _commits.Committed(source.StorePath!);
+                // The kernel replaces the target's inode too: readers of the old file keep it.
+                Detached(target.StorePath!);
+                if (source.Kind == NodeKind.Document) Detached(source.StorePath!);
             }
             errno = SyncParents(source.StorePath!, target.StorePath!);
             Changed(target.StorePath!);
             return errno;
         }
         errno = PathOps.Rename(source.StorePath!, target.StorePath!, (uint)flags);
-        if (errno == 0 && source.Kind == NodeKind.Document) _commits.Committed(source.StorePath!);   // renamed away: as unlink
+        if (errno == 0 && source.Kind == NodeKind.Document)
+        {
+            _commits.Committed(source.StorePath!);   // renamed away: as unlink
+            Detached(source.StorePath!);
+        }
         return errno != 0 ? errno : SyncParents(source.StorePath!, target.StorePath!);
     });
 

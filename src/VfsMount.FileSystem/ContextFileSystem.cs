@@ -40,6 +40,16 @@ public sealed partial class ContextFileSystem : IFileSystem
         attr = default;
         try
         {
+            // libfuse passes no path (here "") for an open file whose name was unlinked or renamed
+            // over: answer from the handle's own file, never from the path (the root's attributes
+            // would make the kernel see the file turn into a directory and fail it with EIO).
+            if (path.Length == 0 && handle is { } u && _handles.TryGetValue(u, out var orphan))
+            {
+                if (orphan.Status(out var own) != 0) return Virtual(FileKind.Regular, 0x1A4, orphan.Size ?? 0, out attr);
+                Fill(own, out attr);
+                if (orphan.Size is { } staged) attr.Size = staged;
+                return 0;
+            }
             if (handle is { } h && _handles.TryGetValue(h, out var open) && open.Size is { } size)
             {
                 var node0 = _paths.Resolve(path);
@@ -221,11 +231,20 @@ public sealed partial class ContextFileSystem : IFileSystem
         int errno = StoreException.ErrnoOf(e);
         if (e is StoreException or IOException or UnauthorizedAccessException)
         {
-            lock (_log) _log.WriteLine($"vfsmount: {path}: {e.Message} (errno {errno})");
+            lock (_log) _log.WriteLine(Refusals.OneLine($"vfsmount: {path}: {e.Message} (errno {errno})"));
             return errno;
         }
         lock (_log) _log.WriteLine($"vfsmount: INTERNAL ERROR on {path}: {e}");
         return Errno.EIO;
+    }
+
+    private IEnumerable<DocumentReader> ReadersOf(string storePath) =>
+        _handles.Values.OfType<DocumentReader>().Where(r => r.Target == storePath);
+
+    /// <summary>The document's file was unlinked, renamed away or renamed over: its read-only handles keep the file they have.</summary>
+    private void Detached(string storePath)
+    {
+        foreach (var reader in ReadersOf(storePath)) reader.Detach();
     }
 
     private Node Existing(string path, out int errno)
@@ -241,8 +260,10 @@ public sealed partial class ContextFileSystem : IFileSystem
         return node;
     }
 
+    /// <summary>A commit replaced the document's content: its read-only handles read the new file, then the kernel drops its cache.</summary>
     private void Changed(string storePath)
     {
+        foreach (var reader in ReadersOf(storePath)) reader.Rebind();
         string rel = Path.GetRelativePath(_store.ContextsDir, storePath);
         string mountPath = storePath == _store.StatePath ? "/state.json" : "/" + rel;
         ContentChanged?.Invoke(mountPath);

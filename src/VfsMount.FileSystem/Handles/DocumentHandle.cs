@@ -21,6 +21,12 @@ internal sealed class DocumentHandle : Handle
     private readonly Func<string, int, string, byte[]?, int> _refuse;
     private bool _dirty;
     /// <summary>
+    /// The errno of a write or truncate of the staged copy that failed (ENOSPC …): the copy may
+    /// hold part of what the program meant to write, so this handle never commits it; every
+    /// later flush and fsync answer this errno and the document keeps its content whole.
+    /// </summary>
+    private int _stageFailed;
+    /// <summary>
     /// Changed only by O_TRUNC at open, not yet by a write: `cmd > doc` makes the shell dup2 and
     /// close the descriptor before anything is written, and committing that empty copy would
     /// show readers an empty document in between. Such a handle commits at its last close.
@@ -56,6 +62,8 @@ internal sealed class DocumentHandle : Handle
 
     public override long? Size => _stage.Length();
 
+    public override int Status(out FileStatus status) => _stage.Status(out status);
+
     public override int Read(Span<byte> buffer, long offset, out int bytesRead)
     {
         long n = _stage.ReadAt(buffer, offset);
@@ -69,8 +77,13 @@ internal sealed class DocumentHandle : Handle
         if (_append) offset = _stage.Length();
         if (offset + data.Length > _maxBytes)
             return _refuse(_target, Errno.EFBIG, $"document over its limit of {_maxBytes} bytes", null);
+        long before = _stage.Length();
         int errno = _stage.WriteAllAt(data, offset);
-        if (errno != 0) return errno;
+        if (errno != 0)
+        {
+            if (before >= 0) _stage.SetLength(before);   // give back what the partial write took
+            return StageFailed(errno);
+        }
         _dirty = true;
         _onlyTruncatedAtOpen = false;
         written = data.Length;
@@ -81,8 +94,15 @@ internal sealed class DocumentHandle : Handle
     {
         if (size > _maxBytes) return _refuse(_target, Errno.EFBIG, $"document over its limit of {_maxBytes} bytes", null);
         int errno = _stage.SetLength(size);
-        if (errno == 0) (_dirty, _onlyTruncatedAtOpen) = (true, false);
-        return errno;
+        if (errno != 0) return StageFailed(errno);
+        (_dirty, _onlyTruncatedAtOpen) = (true, false);
+        return 0;
+    }
+
+    private int StageFailed(int errno)
+    {
+        _stageFailed = errno;
+        return _refuse(_target, errno, "staging a write failed; this handle will not commit", null);
     }
 
     public override int Flush() => _onlyTruncatedAtOpen ? 0 : Commit();
@@ -92,6 +112,7 @@ internal sealed class DocumentHandle : Handle
     /// <summary>Validate, then temp + fsync + rename + directory fsync; 0 only once durable.</summary>
     private int Commit()
     {
+        if (_stageFailed != 0) return _refuse(_target, _stageFailed, "not committed: an earlier write to this handle failed", null);
         if (!_dirty) return 0;
         lock (_commits.LockOf(_target)) return CommitLocked();
     }
@@ -140,7 +161,7 @@ internal sealed class DocumentHandle : Handle
         // RELEASE reaches us after close(2) has returned, so a later open, write and commit of
         // the same document (`: > doc; echo x > doc`) may already be done: the truncation
         // happened at open, before it, and must not override it.
-        if (_onlyTruncatedAtOpen && _dirty)
+        if (_onlyTruncatedAtOpen && _dirty && _stageFailed == 0)
         {
             lock (_commits.LockOf(_target))
                 if (!_commits.ChangedSince(_target, _openedAt)) CommitLocked();   // errors are logged by the refusal; release cannot report them

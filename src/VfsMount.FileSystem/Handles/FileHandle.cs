@@ -25,6 +25,8 @@ internal sealed class FileHandle(PosixFile file, bool append, bool readOnly) : H
 
     public override int Truncate(long size) => readOnly ? Errno.EROFS : file.SetLength(size);
 
+    public override int Status(out FileStatus status) => file.Status(out status);
+
     public override void Release() => file.Dispose();
 }
 

@@ -1,3 +1,5 @@
+using VfsMount.Store.Posix;
+
 namespace VfsMount.FileSystem.Handles;
 
 /// <summary>
@@ -23,6 +25,13 @@ internal abstract class Handle
 
     /// <summary>The size a getattr on this handle reports; null: the path's size.</summary>
     public virtual long? Size => null;
+
+    /// <summary>fstat of the file this handle reads and writes, for a getattr that has no path (the name was unlinked or renamed over); ENOENT: none.</summary>
+    public virtual int Status(out FileStatus status)
+    {
+        status = default;
+        return Errno.ENOENT;
+    }
 
     public virtual void Release()
     {
