@@ -421,11 +421,12 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
      * programs, rotation, commits) and SPEC wants such changes visible within
      * 1 s; a getattr is cheap. */
     cfg->attr_timeout = 0;
-    /* Name -> node entries are cached for 1 s, SPEC's bound. Paths are the
-     * identity in this API, so a stale entry can only be a name that was
-     * removed by another program in the last second, and the uncached getattr
-     * catches that; it saves a LOOKUP per path component on every open. */
-    cfg->entry_timeout = 1.0;
+    /* Name -> node entries are not cached either: a cached name decides which
+     * request the kernel sends (OPEN without O_CREAT for a name it believes
+     * exists), and names vanish underneath — another program's unlink, a
+     * created document whose first commit was refused. The model test showed
+     * open(O_CREAT) failing ENOENT on such a stale name with 1 s. */
+    cfg->entry_timeout = 0;
     /* A name created by another program shows immediately. */
     cfg->negative_timeout = 0;
     /* Page-cache policy is per open file (direct_io/keep_cache from C#). */

@@ -56,10 +56,10 @@ public sealed partial class ContextFileSystem
                         directIo = false;
                         break;
                     }
-                    // A document another handle created but has not committed yet is a name the kernel
-                    // sees (GetAttr shows the staged copy), so the kernel sends open(O_CREAT) for it as a
-                    // plain open: a writing open of it is as good as a create.
-                    if (!create && !missingState && FileStatus.Lstat(node.StorePath!, out _) != 0 && !IsStaged(node.StorePath!)) return Errno.ENOENT;
+                    // No ENOENT for a missing document here: the kernel sends OPEN only for a name it
+                    // believes exists, and strips O_CREAT from it. A name it still caches — a document
+                    // another handle created but never committed, or one removed in the last second —
+                    // is opened for writing as if created (SPEC: open(O_CREAT) must not fail on it).
                     handle = new DocumentHandle(node.StorePath!, node.Format, (flags & OpenFlags.Truncate) != 0,
                         (flags & OpenFlags.Append) != 0, Limits.MaxDocumentBytes, _commits, Changed,
                         (target, e, reason, content) => _refusals.Refuse(node.Context ?? "", Path.GetFileName(target), e, reason, content));
@@ -89,8 +89,6 @@ public sealed partial class ContextFileSystem
             return Fail(e, path);
         }
     }
-
-    private bool IsStaged(string storePath) => _handles.Values.OfType<DocumentHandle>().Any(d => d.Target == storePath);
 
     private LogTarget LogTargetOf(Node node) => node.Kind switch
     {

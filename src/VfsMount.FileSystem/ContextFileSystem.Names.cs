@@ -135,9 +135,9 @@ public sealed partial class ContextFileSystem
                 Detached(target.StorePath!);
                 if (source.Kind == NodeKind.Document) Detached(source.StorePath!);
             }
-            errno = SyncParents(source.StorePath!, target.StorePath!);
-            Changed(target.StorePath!);
-            return errno;
+            // No kernel cache to drop: the name now leads to the source's inode, whose pages are
+            // its own content, and handles of the old target keep the old file.
+            return SyncParents(source.StorePath!, target.StorePath!);
         }
         errno = PathOps.Rename(source.StorePath!, target.StorePath!, (uint)flags);
         if (errno == 0 && source.Kind == NodeKind.Document)

@@ -180,6 +180,29 @@ public sealed class FuseHost : IDisposable
     }
 
     /// <summary>
+    /// Drops the kernel's cached data and attributes of <paramref name="path"/> before returning,
+    /// so a commit is not acknowledged while readers could still be served the old bytes. Safe
+    /// from the flush, fsync, release and setattr callbacks that commit documents: the kernel
+    /// holds no page lock of the file while it waits for those, and invalidation takes none of
+    /// its inode locks. Not from read or write callbacks, nor rename (use <see cref="InvalidatePath"/>).
+    /// </summary>
+    public void InvalidatePathNow(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        FuseSessionHandle? session = _session;
+        if (session is null || session.IsClosed) return;
+        try
+        {
+            int r = NativeMethods.vfs_invalidate_path(session, path);
+            if (r != 0 && r != -Errno.ENOENT && r != -ENOTCONN) _log($"fuse invalidate {path}: errno {-r}");
+        }
+        catch (ObjectDisposedException)
+        {
+            // unmounting: nothing cached any more
+        }
+    }
+
+    /// <summary>
     /// Queues dropping the kernel's cached data and attributes of <paramref name="path"/>
     /// (the store changed it underneath, e.g. a document commit). Returns at once; a
     /// background thread talks to the kernel, because doing so from inside a callback

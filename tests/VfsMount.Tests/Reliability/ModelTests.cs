@@ -17,7 +17,7 @@ namespace VfsMount.Tests.Reliability;
 /// A longer run by hand: <c>VFSMOUNT_MODEL_SEED=123 VFSMOUNT_MODEL_OPS=100000 dotnet test
 /// tests/VfsMount.Tests --filter FullyQualifiedName~Reliability.ModelTests</c>
 /// (VFSMOUNT_MODEL_SEED takes a comma-separated list, or "random"; VFSMOUNT_MODEL_PRINT=1 lists
-/// every operation; VFSMOUNT_MODEL_STRICT=1 reads right after commits, see SettleAfterCommit).
+/// every operation).
 /// Not generated: O_CREAT on a read-only open of a document, O_TRUNC on a read-only open, mmap
 /// of logs and of write-only handles, path operations on a document that exists only as an
 /// uncommitted staged copy, and renaming a file over a document while a descriptor of it is open.
@@ -27,17 +27,6 @@ public sealed class ModelTests(ITestOutputHelper output)
 {
     private const string Context = "ctx";
 
-    /// <summary>
-    /// The mount tells the kernel to drop a document's cached pages and attributes on a thread of
-    /// its own after a commit (FuseHost.InvalidatePath), so for a moment after close(2) returns a
-    /// reader can still get the old size or bytes — or, when that late invalidation overtakes the
-    /// reader's own getattr, have the fresh size thrown away. Not SPEC ("after a commit no reader is
-    /// served the old bytes"); until that is fixed the short run waits this long after each commit.
-    /// VFSMOUNT_MODEL_STRICT=1 does not wait, and shows the race within a few runs of 1500 operations.
-    /// </summary>
-    private static readonly TimeSpan SettleAfterCommit = TimeSpan.FromMilliseconds(20);
-
-    private static readonly bool Strict = Environment.GetEnvironmentVariable("VFSMOUNT_MODEL_STRICT") == "1";
 
     [Fact]
     public void RandomOperations_SeededRuns_MatchTheModel()
@@ -87,12 +76,9 @@ public sealed class ModelTests(ITestOutputHelper output)
         {
             for (int i = 0; i < ops.Count && failure is null; i++)
             {
-                bool commits = ops[i] is { Kind: OpKind.Close } c && model.Handle(c.Slot) is ModelStagedHandle { Dirty: true }
-                    || ops[i] is { Kind: OpKind.Rename } r && FsModel.IsDocument(r.Target);
                 var expected = model.Apply(ops[i]);
                 var actual = driver.Run(ops[i]);
                 if (Outcome.Difference(expected, actual) is { } difference) failure = new Failure(i, difference, "");
-                if (commits && !Strict) Thread.Sleep(SettleAfterCommit);
             }
         }
         // A broken internal rule in the daemon fails the run even when every answer was right.
