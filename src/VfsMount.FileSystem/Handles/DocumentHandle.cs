@@ -13,8 +13,13 @@ internal sealed class DocumentHandle : Handle
 {
     private readonly string _target;
     private readonly DocumentFormat _format;
-    private readonly string _stagePath;
-    private readonly PosixFile _stage;
+    private string _stagePath;
+    private PosixFile _stage;
+    /// <summary>
+    /// The last commit renamed the staged file into place (no copy, one fsync fewer): this
+    /// handle still reads it, and its next change first stages a private copy again.
+    /// </summary>
+    private bool _stageIsCommitted;
     private readonly bool _append;
     private readonly long _maxBytes;
     private readonly Action<string> _committed;
@@ -74,6 +79,7 @@ internal sealed class DocumentHandle : Handle
     public override int Write(ReadOnlySpan<byte> data, long offset, out int written)
     {
         written = 0;
+        if (Restage() is var restaged and not 0) return restaged;
         if (_append) offset = _stage.Length();
         if (offset + data.Length > _maxBytes)
             return _refuse(_target, Errno.EFBIG, $"document over its limit of {_maxBytes} bytes", null);
@@ -93,9 +99,31 @@ internal sealed class DocumentHandle : Handle
     public override int Truncate(long size)
     {
         if (size > _maxBytes) return _refuse(_target, Errno.EFBIG, $"document over its limit of {_maxBytes} bytes", null);
+        if (Restage() is var restaged and not 0) return restaged;
         int errno = _stage.SetLength(size);
         if (errno != 0) return StageFailed(errno);
         (_dirty, _onlyTruncatedAtOpen) = (true, false);
+        return 0;
+    }
+
+    /// <summary>After a commit by rename, a private copy of what this handle committed to change.</summary>
+    private int Restage()
+    {
+        if (!_stageIsCommitted) return 0;
+        string fresh = AtomicFile.NewTempPath(_target);
+        try
+        {
+            File.Copy($"/proc/self/fd/{_stage.Descriptor}", fresh);   // the file this handle committed, wherever it is now
+        }
+        catch (IOException e)
+        {
+            File.Delete(fresh);
+            return StageFailed(StoreException.ErrnoOf(e));
+        }
+        _stage.Dispose();
+        _stage = PosixFile.OpenOrThrow(fresh, PosixFile.ReadWrite | PosixFile.NoFollow);
+        _stagePath = fresh;
+        _stageIsCommitted = false;
         return 0;
     }
 
@@ -131,7 +159,8 @@ internal sealed class DocumentHandle : Handle
         }
         try
         {
-            AtomicFile.CopyOver(_stagePath, _target);
+            CrashPoint.Hit("document-before-rename");
+            AtomicFile.Commit(_stagePath, _target);   // the staged copy is fsync'd: rename it into place
         }
         catch (StoreException e)
         {
@@ -142,6 +171,7 @@ internal sealed class DocumentHandle : Handle
             return _refuse(_target, StoreException.ErrnoOf(e), e.Message, null);
         }
         _dirty = false;
+        _stageIsCommitted = true;
         _commits.Committed(_target);
         _committed(_target);
         return 0;
@@ -167,7 +197,7 @@ internal sealed class DocumentHandle : Handle
                 if (!_commits.ChangedSince(_target, _openedAt)) CommitLocked();   // errors are logged by the refusal; release cannot report them
         }
         _stage.Dispose();
-        File.Delete(_stagePath);
+        if (!_stageIsCommitted) File.Delete(_stagePath);
     }
 }
 

@@ -42,25 +42,6 @@ public static class AtomicFile
         Check(PosixFile.SyncDirectory(Path.GetDirectoryName(target)!), target);
     }
 
-    /// <summary>Copies source into a new fsync'd temp file beside target and renames it over target.</summary>
-    public static void CopyOver(string source, string target)
-    {
-        string temp = NewTempPath(target);
-        try
-        {
-            File.Copy(source, temp);
-            using (var file = PosixFile.OpenOrThrow(temp, PosixFile.ReadWrite))
-                Check(file.Sync(), temp);
-            CrashPoint.Hit("document-before-rename");
-            Commit(temp, target);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
-    }
-
     private static void Check(int errno, string path)
     {
         if (errno != 0) throw new PosixException(errno, path);

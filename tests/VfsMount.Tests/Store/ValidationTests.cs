@@ -350,22 +350,4 @@ public sealed class ValidationTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir.Root));
     }
 
-    [Fact]
-    public void AtomicFile_CopyOver_ReplacesWithSourceBytes()
-    {
-        string source = Path.Combine(_dir.Root, "scratch");
-        string target = Path.Combine(_dir.Root, "goals.md");
-        File.WriteAllText(source, "from scratch");
-        File.WriteAllText(target, "before");
-        AtomicFile.CopyOver(source, target);
-        Assert.Equal("from scratch", File.ReadAllText(target));
-        Assert.Equal("from scratch", File.ReadAllText(source));
-        Assert.Equal(2, Directory.GetFiles(_dir.Root).Length);
-    }
-
-    private static ulong Inode(string path)
-    {
-        Assert.Equal(0, FileStatus.Lstat(path, out var st));
-        return st.Inode;
-    }
 }
