@@ -350,4 +350,9 @@ public sealed class ValidationTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir.Root));
     }
 
+    private static ulong Inode(string path)
+    {
+        Assert.Equal(0, FileStatus.Lstat(path, out var st));
+        return st.Inode;
+    }
 }
