@@ -50,7 +50,7 @@ internal static class MountCommand
         var log = logLevel == "error" ? TextWriter.Null : Console.Error;
         var store = new ChibiStore(storeDir, storage);
         var mended = new List<string>();
-        foreach (var left in StoreCheck.Run(store, repair: true, mended)) log.WriteLine($"vfsmount: recovery: left as is: {left}");
+        foreach (var left in StoreCheck.Run(store, repair: true, mended, countEntries: false)) log.WriteLine($"vfsmount: recovery: left as is: {left}");
         foreach (var m in mended) log.WriteLine($"vfsmount: recovery: {m}");
 
         var view = new ContextFileSystem(store, log);
