@@ -44,22 +44,7 @@ public sealed class ConcurrencyTests
         m.Ok("mkdir c");
         string user = LogView.LoginName(m);
 
-        using var chibi = Background.Python(m, """
-            import fcntl, uuid
-            d = os.path.join(STORE, 'contexts', 'c', 'transcript')
-            lock = os.open(os.path.join(d, '.transcript.lock'), os.O_RDWR | os.O_CREAT, 0o644)
-            for i in range(200):
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                fd = os.open(os.path.join(d, 'active.jsonl'), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-                entry = {'id': str(uuid.uuid4()), 'timestamp': int(time.time()), 'from': 'c', 'to': 'user',
-                         'content': 'chibi-%d' % i, 'entry_type': 'message'}
-                os.write(fd, json.dumps(entry, separators=(',', ':')).encode())
-                os.write(fd, b'\n')
-                os.fsync(fd)
-                os.close(fd)
-                fcntl.flock(lock, fcntl.LOCK_UN)
-            print('done')
-            """);
+        using var chibi = Background.Python(m, LogView.ChibiWriter("c", "chibi", 200));
         m.Ok("for i in $(seq 200); do echo \"{\\\"content\\\":\\\"mount-$i\\\"}\" >> c/transcript.jsonl; done", timeoutSeconds: 90);
         Assert.True(chibi.Process.WaitForExit(60_000), "the chibi-like writer did not finish");
         Assert.True(chibi.Process.ExitCode == 0, chibi.Err);

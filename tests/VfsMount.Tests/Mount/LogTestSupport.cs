@@ -7,6 +7,31 @@ namespace VfsMount.Tests.Mount;
 /// <summary>What the log tests read back: lines and entries through the mount, raw files in the store.</summary>
 internal static class LogView
 {
+    /// <summary>
+    /// A python body that appends exactly as chibi does, straight into STORE (flock, O_APPEND|O_CREAT,
+    /// the JSON then '\n' as two writes, fsync, unlock): PREFIX-0, PREFIX-1, … for at most maxLines
+    /// lines or seconds, then prints how many it wrote.
+    /// </summary>
+    public static string ChibiWriter(string context, string prefix, int maxLines, int seconds = 3600) => $$"""
+        import fcntl, uuid
+        d = os.path.join(STORE, 'contexts', '{{context}}', 'transcript')
+        lock = os.open(os.path.join(d, '.transcript.lock'), os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.time() + {{seconds}}
+        i = 0
+        while i < {{maxLines}} and time.time() < deadline:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            fd = os.open(os.path.join(d, 'active.jsonl'), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            entry = {'id': str(uuid.uuid4()), 'timestamp': int(time.time()), 'from': '{{context}}', 'to': 'user',
+                     'content': '{{prefix}}-%d' % i, 'entry_type': 'message'}
+            os.write(fd, json.dumps(entry, separators=(',', ':')).encode())
+            os.write(fd, b'\n')
+            os.fsync(fd)
+            os.close(fd)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            i += 1
+        print(i)
+        """;
+
     /// <summary>The lines of a log as `cat` prints them through the mount (no trailing empty line).</summary>
     public static string[] CatLines(MountedStore m, string path) =>
         m.Ok($"cat {path}").Split('\n', StringSplitOptions.RemoveEmptyEntries);

@@ -31,7 +31,7 @@ public sealed class LoadTests(ITestOutputHelper output)
             for (int k = 0; k < MountWriters; k++)
                 writers.Add(($"m{k}", CrashSupport.Python(m, MountWriter($"m{k}", hold: k % 2 == 0, batch: 1 + k % 3))));
             for (int k = 0; k < ChibiWriters; k++)
-                writers.Add(($"chibi{k}", CrashSupport.Python(m, ChibiWriter($"chibi{k}"))));
+                writers.Add(($"chibi{k}", CrashSupport.Python(m, LogView.ChibiWriter("c", $"chibi{k}", MaxLines, Seconds))));
 
             var counts = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var (prefix, p) in writers)
@@ -104,27 +104,6 @@ public sealed class LoadTests(ITestOutputHelper output)
             if not hold:
                 os.close(f)
             i += n
-        print(i)
-        """;
-
-    /// <summary>chibi's append, with raw system calls: flock, O_APPEND|O_CREAT, JSON then '\n' as two writes, fsync, unlock.</summary>
-    private static string ChibiWriter(string prefix) => $$"""
-        import fcntl, uuid
-        d = os.path.join(STORE, 'contexts', 'c', 'transcript')
-        lock = os.open(os.path.join(d, '.transcript.lock'), os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.time() + {{Seconds}}
-        i = 0
-        while i < {{MaxLines}} and time.time() < deadline:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            fd = os.open(os.path.join(d, 'active.jsonl'), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            entry = {'id': str(uuid.uuid4()), 'timestamp': int(time.time()), 'from': 'c', 'to': 'user',
-                     'content': '{{prefix}}-%d' % i, 'entry_type': 'message'}
-            os.write(fd, json.dumps(entry, separators=(',', ':')).encode())
-            os.write(fd, b'\n')
-            os.fsync(fd)
-            os.close(fd)
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            i += 1
         print(i)
         """;
 }
