@@ -23,7 +23,6 @@ public sealed class ConcurrencyTests : IDisposable
     {
         _dir.Open().CreateContext(Ctx);
         string tdir = _dir.TranscriptDir(Ctx);
-        var clock = Stopwatch.StartNew();
 
         var children = new List<(Process Process, Task<CliResult> Done)>();
         for (int k = 0; k < Processes; k++)
@@ -100,7 +99,6 @@ public sealed class ConcurrencyTests : IDisposable
 
         var check = Cli.Check(_dir.Root);
         Assert.True(check.ExitCode == 0, check.ToString());
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
     }
 
     [Fact]

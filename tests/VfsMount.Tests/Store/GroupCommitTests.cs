@@ -36,7 +36,7 @@ public sealed class GroupCommitTests
         var first = Started(() => commits.Commit(0));
         Assert.True(firstStarted.Wait(TimeSpan.FromSeconds(10)));
         var others = Enumerable.Range(1, 7).Select(i => Started(() => commits.Commit(i))).ToArray();
-        await Task.Delay(300);   // let the seven queue behind the first batch
+        await Task.Delay(1000);   // let the seven queue behind the first batch
         releaseFirst.Set();
         foreach (var t in others.Prepend(first)) Assert.True(t.Join(TimeSpan.FromSeconds(10)));
 
