@@ -82,8 +82,10 @@ public sealed class MountedStore : IDisposable
         }
     }
 
-    public bool IsMounted() =>
-        File.ReadLines("/proc/self/mountinfo").Any(l => l.Split(' ') is { Length: > 4 } f && f[4] == Mnt);
+    public bool IsMounted() => IsMountPoint(Mnt);
+
+    private static bool IsMountPoint(string path) =>
+        File.ReadLines("/proc/self/mountinfo").Any(l => l.Split(' ') is { Length: > 4 } f && f[4] == path);
 
     /// <summary>Sends SIGTERM and waits for a clean exit; returns the exit code.</summary>
     public int Terminate(TimeSpan? timeout = null)
@@ -151,6 +153,8 @@ public sealed class MountedStore : IDisposable
         {
             Unmount();
             _daemon?.Dispose();
+            // A test may have put the store on a small tmpfs (full-disk tests): it goes with the rest.
+            if (IsMountPoint(Store)) Shell.Run("umount", ["-l", Store], "/", 20);
             try
             {
                 Directory.Delete(Root, recursive: true);
