@@ -63,7 +63,7 @@ internal static class MountCommand
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        using var ageTimer = new Timer(_ => RotateAged(store, log), null, AgeCheck, AgeCheck);
+        using var ageTimer = new Timer(_ => RotateAged(store, log), null, TimeSpan.Zero, AgeCheck);   // also once at mount: a store may come back aged
         if (logLevel == "info" || logLevel == "warning") Console.Error.WriteLine($"vfsmount: mounted {store.Root} on {mountPoint}");
         int result = host.Run();
         if (logLevel != "error") Console.Error.WriteLine($"vfsmount: unmounted {mountPoint}");

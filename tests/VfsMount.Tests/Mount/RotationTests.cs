@@ -149,4 +149,25 @@ public sealed class RotationTests
 
         Assert.Equal(before, m.Ok("ls -lR c/transcript && cat c/transcript.jsonl"));
     }
+
+    [Fact]
+    public void AgedActivePartition_WithoutAppends_IsRotatedByTheTimer()
+    {
+        long old = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 7200;
+        string lines = string.Concat(new[] { "Context created", "an old message" }.Select((content, i) =>
+            $"{{\"id\":\"00000000-0000-4000-8000-00000000000{i}\",\"timestamp\":{old + i},\"from\":\"system\",\"to\":\"old\",\"content\":\"{content}\",\"entry_type\":\"message\"}}\n"));
+        using var m = MountedStore.Start("--partition-max-age-seconds 60", prepareStore: store =>
+        {
+            string dir = Path.Combine(store, "contexts", "old", "transcript");
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, "active.jsonl"), lines);
+        });
+
+        Assert.True(ViewProbe.Within(TimeSpan.FromSeconds(10), () => File.Exists(m.StorePath("contexts", "old", "transcript", "manifest.json"))),
+            $"no rotation by age without an append:\n{m.Log}");
+        Assert.Equal(lines, m.Ok("cat old/transcript.jsonl"));   // rotation moved no byte of the whole
+        Assert.Equal($"{old}-{old + 1}.jsonl", m.Ok("ls old/transcript/partitions | grep jsonl").Trim());
+        using var manifest = JsonDocument.Parse(File.ReadAllText(m.StorePath("contexts", "old", "transcript", "manifest.json")));
+        Assert.Equal(60, manifest.RootElement.GetProperty("rotation_policy").GetProperty("max_age_seconds").GetInt64());
+    }
 }
