@@ -17,7 +17,7 @@ public sealed partial class ContextFileSystem
             NodeKind.ReadOnly => Refuse(node, path, Errno.EROFS, "transcript/ is read-only"),
             NodeKind.Root or NodeKind.Context => Errno.EISDIR,
             NodeKind.Invalid => Errno.ENOENT,
-            _ when Existing(path, out int errno) is var _ && errno != 0 => errno,
+            _ when Reachable(node) is var errno and not 0 => errno,
             NodeKind.Document => RemoveDocument(node.StorePath!),
             _ => RemoveDurably(node.StorePath!),
         };
@@ -51,7 +51,7 @@ public sealed partial class ContextFileSystem
                 _store.CreateContext(Path.GetFileName(path));   // EINVAL / ENAMETOOLONG / EEXIST from the store
                 return 0;
             case NodeKind.Scratch:
-                return Existing(path, out int errno) is var _ && errno != 0 ? errno : PathOps.Mkdir(node.StorePath!, mode);
+                return Reachable(node) is var errno and not 0 ? errno : PathOps.Mkdir(node.StorePath!, mode);
             case NodeKind.ReadOnly:
                 return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
             case NodeKind.Hidden:
@@ -160,7 +160,7 @@ public sealed partial class ContextFileSystem
         var node = _paths.Resolve(linkPath);
         return node.Kind switch
         {
-            NodeKind.Scratch when Existing(linkPath, out int errno) is var _ && errno != 0 => errno,
+            NodeKind.Scratch when Reachable(node) is var errno and not 0 => errno,
             NodeKind.Scratch => PathOps.Symlink(target, node.StorePath!),
             NodeKind.ReadOnly => Errno.EROFS,
             NodeKind.Context or NodeKind.Invalid or NodeKind.Root => Errno.EPERM,

@@ -84,10 +84,10 @@ public sealed partial class ContextFileSystem : IFileSystem
         {
             case NodeKind.TranscriptLog:
             {
-                var log = _store.Transcript(node.Context!);
-                int e = FileStatus.Lstat(log.ActivePath, out var st) == 0 ? Fill(st, out attr) : Virtual(FileKind.Regular, 0x1A4, 0, out attr);
+                long length = _store.Transcript(node.Context!).Measure(out var active);
+                int e = active is { } st ? Fill(st, out attr) : Virtual(FileKind.Regular, 0x1A4, 0, out attr);
                 attr.Permissions = 0x1A4;
-                attr.Size = log.Length;
+                attr.Size = length;
                 return e;
             }
             case NodeKind.InboxLog:
@@ -229,7 +229,13 @@ public sealed partial class ContextFileSystem : IFileSystem
     private int Fail(Exception e, string path)
     {
         int errno = StoreException.ErrnoOf(e);
-        if (e is StoreException or IOException or UnauthorizedAccessException)
+        if (e is StoreException refusal)
+        {
+            // The store refused (a bad name, EEXIST, EBUSY, ENOTEMPTY …): logged like every refusal.
+            var parts = path.TrimStart('/').Split('/', 2);
+            return _refusals.Refuse(parts[0], parts.Length > 1 ? parts[1] : "", errno, refusal.Message);
+        }
+        if (e is IOException or UnauthorizedAccessException)
         {
             lock (_log) _log.WriteLine(Refusals.OneLine($"vfsmount: {path}: {e.Message} (errno {errno})"));
             return errno;
@@ -250,15 +256,18 @@ public sealed partial class ContextFileSystem : IFileSystem
     private Node Existing(string path, out int errno)
     {
         var node = _paths.Resolve(path);
-        errno = node.Kind switch
-        {
-            NodeKind.Hidden or NodeKind.Invalid => Errno.ENOENT,
-            _ when node.Context is not null && !_store.ContextExists(node.Context) => Errno.ENOENT,
-            NodeKind.Scratch => ScratchPathOk(node),
-            _ => 0,
-        };
+        errno = Reachable(node);
         return node;
     }
+
+    /// <summary>0 when the node can be used: not internal, in a context that exists, through no symlink.</summary>
+    private int Reachable(Node node) => node.Kind switch
+    {
+        NodeKind.Hidden or NodeKind.Invalid => Errno.ENOENT,
+        _ when node.Context is not null && !_store.ContextExists(node.Context) => Errno.ENOENT,
+        NodeKind.Scratch => ScratchPathOk(node),
+        _ => 0,
+    };
 
     /// <summary>A commit replaced the document's content: its read-only handles read the new file, then the kernel drops its cache.</summary>
     private void Changed(string storePath)

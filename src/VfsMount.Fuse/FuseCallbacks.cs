@@ -225,28 +225,16 @@ internal static unsafe class FuseCallbacks
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Open(void* state, byte* pathPtr, uint flags, uint uid, uint gid, int pid,
-        ulong* fh, int* directIo, int* keepCache)
-    {
-        try
-        {
-            if (!TryPath(pathPtr, out string path))
-                return -Errno.EINVAL;
-            if (MapOpenFlags(flags) is not { } f)
-                return -Errno.EINVAL;
-            int r = Host(state).FileSystem.Open(path, f, new Caller(uid, gid, pid), out OpenResult result);
-            if (r != 0)
-                return Neg(r);
-            SetOpenResult(result, fh, directIo, keepCache);
-            return 0;
-        }
-        catch (Exception e)
-        {
-            return Fail(state, "open", e);
-        }
-    }
+        ulong* fh, int* directIo, int* keepCache) =>
+        OpenOrCreate(state, pathPtr, null, flags, new Caller(uid, gid, pid), fh, directIo, keepCache);
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Create(void* state, byte* pathPtr, uint mode, uint flags, uint uid, uint gid, int pid,
+        ulong* fh, int* directIo, int* keepCache) =>
+        OpenOrCreate(state, pathPtr, mode, flags, new Caller(uid, gid, pid), fh, directIo, keepCache);
+
+    /// <summary>open (mode null) and create share everything but the view's call.</summary>
+    private static int OpenOrCreate(void* state, byte* pathPtr, uint? mode, uint flags, Caller caller,
         ulong* fh, int* directIo, int* keepCache)
     {
         try
@@ -255,7 +243,10 @@ internal static unsafe class FuseCallbacks
                 return -Errno.EINVAL;
             if (MapOpenFlags(flags) is not { } f)
                 return -Errno.EINVAL;
-            int r = Host(state).FileSystem.Create(path, mode, f, new Caller(uid, gid, pid), out OpenResult result);
+            var fs = Host(state).FileSystem;
+            int r = mode is { } m
+                ? fs.Create(path, m, f, caller, out OpenResult result)
+                : fs.Open(path, f, caller, out result);
             if (r != 0)
                 return Neg(r);
             SetOpenResult(result, fh, directIo, keepCache);
@@ -263,7 +254,7 @@ internal static unsafe class FuseCallbacks
         }
         catch (Exception e)
         {
-            return Fail(state, "create", e);
+            return Fail(state, mode is null ? "open" : "create", e);
         }
     }
 

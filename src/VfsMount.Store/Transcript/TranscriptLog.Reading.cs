@@ -19,16 +19,16 @@ public sealed partial class TranscriptLog
     /// manifest, and in between the moved bytes are in neither — the size would shrink, and
     /// `tail -f` would take that for a truncation and print the file again.
     /// </remarks>
-    public long Length
+    public long Length => Measure(out _);
+
+    /// <summary>The whole transcript's length, and active.jsonl's status (null when absent) for getattr.</summary>
+    public long Measure(out FileStatus? active)
     {
-        get
-        {
-            RefuseLinkedOut();
-            long length = CurrentLayout().ArchivedBytes + ActiveLength(out bool present);
-            if (present) return length;
-            using var held = SettledLock();
-            return held is null ? length : CurrentLayout().ArchivedBytes + ActiveLength(out _);
-        }
+        RefuseLinkedOut();
+        long length = CurrentLayout().ArchivedBytes + ActiveLength(out active);
+        if (active is not null) return length;
+        using var held = SettledLock();
+        return held is null ? length : CurrentLayout().ArchivedBytes + ActiveLength(out active);
     }
 
     /// <summary>The transcript lock, for a reader that met active.jsonl absent; null without a transcript directory.</summary>
@@ -100,7 +100,7 @@ public sealed partial class TranscriptLog
         {
             long n = file!.ReadAt(buffer, offset);
             if (n < 0) throw new PosixException((int)-n, ActivePath);
-            if (n < buffer.Length && ManifestChanged()) rotated = true;
+            if (n < buffer.Length && IsStale(_layout, out _)) rotated = true;
             return (int)n;
         }
     }
@@ -117,24 +117,23 @@ public sealed partial class TranscriptLog
         return found;
     }
 
-    private long ActiveLength(out bool present)
+    private long ActiveLength(out FileStatus? active)
     {
-        present = FileStatus.Lstat(ActivePath, out var st) == 0;
-        return present ? st.Size : 0;
+        active = FileStatus.Lstat(ActivePath, out var st) == 0 ? st : null;
+        return active?.Size ?? 0;
     }
 
-    private bool ManifestChanged()
+    /// <summary>Whether the manifest changed since the layout was built (absent: all zero, as before the first rotation).</summary>
+    private bool IsStale(Layout? layout, out FileStatus manifest)
     {
-        var layout = _layout;
-        FileStatus.Lstat(ManifestPath, out var st);
-        return layout is null || st != layout.Manifest;
+        FileStatus.Lstat(ManifestPath, out manifest);
+        return layout is null || manifest != layout.Manifest;
     }
 
     private Layout CurrentLayout()
     {
         var layout = _layout;
-        FileStatus.Lstat(ManifestPath, out var st);   // absent: all zero, as before the first rotation
-        if (layout is not null && st == layout.Manifest) return layout;
+        if (!IsStale(layout, out var st)) return layout!;
 
         var segments = new List<Segment>();
         long start = 0;
