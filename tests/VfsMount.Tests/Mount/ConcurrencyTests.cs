@@ -46,7 +46,7 @@ public sealed class ConcurrencyTests
 
         using var chibi = Background.Python(m, LogView.ChibiWriter("c", "chibi", 200));
         m.Ok("for i in $(seq 200); do echo \"{\\\"content\\\":\\\"mount-$i\\\"}\" >> c/transcript.jsonl; done", timeoutSeconds: 90);
-        Assert.True(chibi.Process.WaitForExit(60_000), "the chibi-like writer did not finish");
+        Assert.True(chibi.Exited(TimeSpan.FromSeconds(60)), "the chibi-like writer did not finish");
         Assert.True(chibi.Process.ExitCode == 0, chibi.Err);
 
         var lines = LogView.CatLines(m, "c/transcript.jsonl");

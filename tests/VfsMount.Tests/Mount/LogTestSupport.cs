@@ -118,6 +118,17 @@ internal sealed class Background : IDisposable
 
     public Process Process { get; }
 
+    /// <summary>
+    /// Waits for the process to end, then for its last output lines: WaitForExit with a timeout
+    /// returns before the asynchronous readers have delivered them.
+    /// </summary>
+    public bool Exited(TimeSpan timeout)
+    {
+        if (!Process.WaitForExit(timeout)) return false;
+        Process.WaitForExit();
+        return true;
+    }
+
     public string Out
     {
         get { lock (_out) return _out.ToString(); }

@@ -61,8 +61,8 @@ public sealed class RotationTests
         m.Ok("for i in $(seq 60); do echo \"{\\\"content\\\":\\\"r$i\\\"}\" >> c/transcript.jsonl; done");
         File.WriteAllText(Path.Combine(m.Root, "stop"), "");
 
-        Assert.True(watcher.Process.WaitForExit(20_000), "the watcher did not stop");
-        Assert.StartsWith("done", watcher.Out.Trim());
+        Assert.True(watcher.Exited(TimeSpan.FromSeconds(20)), "the watcher did not stop");
+        Assert.True(watcher.Out.Trim().StartsWith("done", StringComparison.Ordinal), $"watcher: {watcher.Out}{watcher.Err}");
         Assert.True(int.Parse(watcher.Out.Trim().Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= 3, watcher.Out);   // it did watch (a loaded CI machine polls less)
         Assert.Equal(["Context created", .. Enumerable.Range(1, 60).Select(i => $"r{i}")], LogView.Contents(LogView.CatLines(m, "c/transcript.jsonl")));
         Assert.True(Directory.GetFiles(m.StorePath("contexts", "c", "transcript", "partitions"), "*.jsonl").Length >= 30);

@@ -36,8 +36,7 @@ public sealed class LoadTests(ITestOutputHelper output)
             var counts = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var (prefix, p) in writers)
             {
-                Assert.True(p.Process.WaitForExit(90_000), $"writer {prefix} did not finish: {p.Out}{p.Err}\n{m.Log}");
-                p.Process.WaitForExit();
+                Assert.True(p.Exited(TimeSpan.FromSeconds(90)), $"writer {prefix} did not finish: {p.Out}{p.Err}\n{m.Log}");
                 Assert.True(p.Process.ExitCode == 0, $"writer {prefix} failed: {p.Out}{p.Err}\n{m.Log}");
                 counts[prefix] = int.Parse(p.Out.Trim(), CultureInfo.InvariantCulture);
             }
