@@ -37,7 +37,7 @@ public sealed class ErrorRowTests
         Assert.Empty(ViewProbe.StrayFiles(m.StorePath("contexts", "demo")));
     }
 
-    /// <summary>A store on a 4 MiB tmpfs: the disk fills while staging, and while committing.</summary>
+    /// <summary>A store on a 4 MiB tmpfs: the disk fills while staging; a staged copy commits by rename, needing no more.</summary>
     [Fact]
     public void WriteAndCommit_FullDisk_FailEnospcNothingHalfWritten()
     {

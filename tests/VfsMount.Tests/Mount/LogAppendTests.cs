@@ -173,4 +173,32 @@ public sealed class LogAppendTests
         var logged = Assert.Single(LogView.Refusals(m, "c/transcript.jsonl"));
         Assert.Contains("EINVAL", logged);
     }
+
+    [Fact]
+    public void Inbox_ClearedInPlaceByChibi_WhileAWriterHoldsItOpen_NextAppendStartsAtZero()
+    {
+        using var m = MountedStore.Start();
+        m.Ok("mkdir c");
+
+        var (exit, stdout, stderr) = m.Python("""
+            import fcntl
+            STORE = os.path.join(os.path.dirname(MNT), 'store')
+            fd = os.open('c/inbox.jsonl', os.O_WRONLY | os.O_APPEND)
+            os.write(fd, b'{"content":"read by chibi"}\n')
+            # chibi's read-and-clear: under .inbox.lock, truncate to zero in place (same inode)
+            lock = os.open(os.path.join(STORE, 'contexts', 'c', '.inbox.lock'), os.O_RDWR | os.O_CREAT)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            os.truncate(os.path.join(STORE, 'contexts', 'c', 'inbox.jsonl'), 0)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            print(os.stat('c/inbox.jsonl').st_size)
+            os.write(fd, b'{"content":"after the clear"}\n')
+            os.close(fd)
+            """);
+
+        Assert.True(exit == 0, stderr);
+        Assert.Equal("0", stdout.Trim());
+        var bytes = LogView.StoreBytes(m, "contexts", "c", "inbox.jsonl");
+        Assert.DoesNotContain((byte)0, bytes);   // no hole where the cleared lines were
+        Assert.Equal(["after the clear"], LogView.Contents(m.Ok("cat c/inbox.jsonl").Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
 }
