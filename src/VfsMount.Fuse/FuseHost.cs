@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Text;
 using VfsMount.FileSystem;
@@ -46,8 +45,6 @@ public sealed class FuseHost : IDisposable
     private readonly Action<string> _log;
     private readonly Lock _lock = new();
     private FuseSessionHandle? _session;
-    private BlockingCollection<string>? _invalidations;
-    private Thread? _invalidator;
     private bool _disposed;
 
     public FuseHost(IFileSystem fileSystem, string mountPoint, FuseHostOptions? options = null)
@@ -184,9 +181,10 @@ public sealed class FuseHost : IDisposable
     /// so a commit is not acknowledged while readers could still be served the old bytes. Safe
     /// from the flush, fsync, release and setattr callbacks that commit documents: the kernel
     /// holds no page lock of the file while it waits for those, and invalidation takes none of
-    /// its inode locks. Not from read or write callbacks, nor rename (use <see cref="InvalidatePath"/>).
+    /// its inode locks. Not from read or write callbacks (the kernel may hold page locks), nor
+    /// from rename (which needs none: the name then leads to another inode). Ignored when not mounted.
     /// </summary>
-    public void InvalidatePathNow(string path)
+    public void InvalidatePath(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         FuseSessionHandle? session = _session;
@@ -203,77 +201,21 @@ public sealed class FuseHost : IDisposable
     }
 
     /// <summary>
-    /// Queues dropping the kernel's cached data and attributes of <paramref name="path"/>
-    /// (the store changed it underneath, e.g. a document commit). Returns at once; a
-    /// background thread talks to the kernel, because doing so from inside a callback
-    /// serving the same file could deadlock. Ignored when not mounted.
-    /// </summary>
-    public void InvalidatePath(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        lock (_lock)
-        {
-            if (_disposed || _session == null)
-                return;
-            if (_invalidations == null)
-            {
-                _invalidations = [];
-                _invalidator = new Thread(InvalidateLoop) { IsBackground = true, Name = "vfsmount invalidate" };
-                _invalidator.Start(_invalidations);
-            }
-            _invalidations.TryAdd(path);
-        }
-    }
-
-    private void InvalidateLoop(object? queue)
-    {
-        var paths = (BlockingCollection<string>)queue!;
-        foreach (string path in paths.GetConsumingEnumerable())
-        {
-            try
-            {
-                FuseSessionHandle? session = _session;
-                if (session == null || session.IsClosed)
-                    continue;
-                int r = NativeMethods.vfs_invalidate_path(session, path);
-                // ENOENT: the kernel holds nothing for the path; ENOTCONN: unmounting.
-                if (r != 0 && r != -Errno.ENOENT && r != -ENOTCONN)
-                    _log($"fuse invalidate {path}: errno {-r}");
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                _log($"fuse invalidate {path}: {e.GetType().Name}: {e.Message}");
-            }
-        }
-    }
-
-    /// <summary>
-    /// Requests exit if running, stops the invalidation thread, and unmounts and frees the
+    /// Requests exit if running, and unmounts and frees the
     /// session once <see cref="Run"/> has returned (the session's reference count defers the
     /// free until then).
     /// </summary>
     public void Dispose()
     {
         FuseSessionHandle? session;
-        BlockingCollection<string>? invalidations;
-        Thread? invalidator;
         lock (_lock)
         {
             if (_disposed)
                 return;
             _disposed = true;
             session = _session;
-            invalidations = _invalidations;
-            invalidator = _invalidator;
         }
         RequestExit();
-        invalidations?.CompleteAdding();
-        if (invalidator != null && !invalidator.Join(TimeSpan.FromSeconds(5)))
-            _log("fuse: the invalidation thread did not stop within 5 s");
         session?.Dispose();
     }
 }

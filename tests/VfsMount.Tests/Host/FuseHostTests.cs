@@ -260,18 +260,36 @@ public sealed class FuseHostTests
     }
 
     [Fact]
-    public void InvalidatePath_FromBackground_DoesNotDisturbTheMount()
+    public async Task InvalidatePath_FromAnotherThread_DropsPagesAnOpenReaderCached()
     {
         using var m = MountFixture.Start();
         m.Fs.Add("/doc", "v1");
-        Assert.Equal("v1", Sh.Ok($"cat {m.Dir}/doc"));
+        string sync = Directory.CreateTempSubdirectory("vfsfuse-sync-").FullName;
+        try
+        {
+            // The reader keeps its descriptor (and the page it cached) across the change.
+            var reader = Task.Run(() => Sh.Python(m.Dir, $$"""
+                import time
+                fd = os.open(f'{MNT}/doc', os.O_RDONLY)
+                assert os.pread(fd, 2, 0) == b'v1'
+                open('{{sync}}/read', 'w').close()
+                while not os.path.exists('{{sync}}/go'):
+                    time.sleep(0.01)
+                print(os.pread(fd, 2, 0).decode(), end='')
+                """));
+            Assert.True(SpinWait.SpinUntil(() => File.Exists(Path.Combine(sync, "read")), 10_000), "the reader did not start");
 
-        m.Fs.Add("/doc", "v2-longer");
-        m.Host.InvalidatePath("/doc");
-        m.Host.InvalidatePath("/never-seen");
-        Thread.Sleep(200);
+            m.Fs.OverwriteUnnoticed("/doc", "v9");
+            m.Host.InvalidatePath("/doc");
+            m.Host.InvalidatePath("/never-seen");   // nothing cached: no harm
+            File.WriteAllText(Path.Combine(sync, "go"), "");
 
-        Assert.Equal("v2-longer", Sh.Ok($"cat {m.Dir}/doc"));
+            Assert.Equal("v9", await reader.WaitAsync(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            Directory.Delete(sync, recursive: true);
+        }
     }
 
     // ---- fixture ----------------------------------------------------------------------
@@ -427,6 +445,13 @@ public sealed class FuseHostTests
         {
             lock (_lock)
                 _nodes[path] = new MemNode { Kind = FileKind.Regular, Perm = 0640, Data = Encoding.UTF8.GetBytes(content), ModifyNs = Now() };
+        }
+
+        /// <summary>New bytes of the same length and the same mtime: nothing in the attributes tells the kernel.</summary>
+        public void OverwriteUnnoticed(string path, string content)
+        {
+            lock (_lock)
+                _nodes[path].Data = Encoding.UTF8.GetBytes(content);
         }
 
         public string Content(string path)
