@@ -16,13 +16,8 @@ public sealed class InboxLog(string contextDir, string context, Quarantine quara
     public void Append(IReadOnlyList<CompletedEntry> entries)
     {
         if (entries.Count == 0) return;
-        var payload = new List<byte>();
-        foreach (var e in entries)
-        {
-            payload.AddRange(e.Json);
-            payload.Add((byte)'\n');
-        }
+        var payload = CompletedEntry.Lines(entries);
         using var held = FileLock.Acquire(LockPath);
-        LineAppender.Append(Path, payload.ToArray(), quarantine, context);
+        LineAppender.Append(Path, payload, quarantine, context);
     }
 }

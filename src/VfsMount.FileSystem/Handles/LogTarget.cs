@@ -60,24 +60,12 @@ internal class PlainLogTarget(string path, string context, string fileName) : Lo
         return new CompletedEntry(line.ToArray(), now, 0, false);
     }
 
-    private readonly Lock _appendLock = new();
-
-    /// <summary>chibi appends to transcript.md without a lock; we serialize our own writers.</summary>
-    public override void Append(IReadOnlyList<CompletedEntry> entries)
-    {
-        lock (_appendLock) LineAppender.Append(Path, Join(entries), quarantine: null, Context, mend: false);
-    }
-
-    protected static byte[] Join(IReadOnlyList<CompletedEntry> entries)
-    {
-        var payload = new List<byte>();
-        foreach (var e in entries)
-        {
-            payload.AddRange(e.Json);
-            payload.Add((byte)'\n');
-        }
-        return payload.ToArray();
-    }
+    /// <summary>
+    /// chibi appends to transcript.md without a lock, and so do we: the kernel lets one O_APPEND
+    /// write through to one file at a time, so whole lines from different writers never interleave.
+    /// </summary>
+    public override void Append(IReadOnlyList<CompletedEntry> entries) =>
+        LineAppender.Append(Path, CompletedEntry.Lines(entries), quarantine: null, Context, mend: false);
 }
 
 internal sealed class InboxTarget(ChibiStore store, string context) : PlainLogTarget(store.Inbox(context).Path, context, PathMap.InboxName)

@@ -4,7 +4,24 @@ using System.Text.Json;
 namespace VfsMount.Store.Json;
 
 /// <summary>A validated, completed log line: its compact JSON (no newline) and what rotation counts.</summary>
-public readonly record struct CompletedEntry(byte[] Json, ulong Timestamp, int ContentBytes, bool IsUserMessage);
+public readonly record struct CompletedEntry(byte[] Json, ulong Timestamp, int ContentBytes, bool IsUserMessage)
+{
+    /// <summary>The entries as the bytes of one append: each JSON followed by '\n'.</summary>
+    public static byte[] Lines(IReadOnlyList<CompletedEntry> entries)
+    {
+        int length = 0;
+        foreach (var e in entries) length += e.Json.Length + 1;
+        var payload = new byte[length];
+        int at = 0;
+        foreach (var e in entries)
+        {
+            e.Json.CopyTo(payload, at);
+            at += e.Json.Length;
+            payload[at++] = (byte)'\n';
+        }
+        return payload;
+    }
+}
 
 /// <summary>
 /// Validates one JSONL line written by a user and completes the fields chibi requires

@@ -65,7 +65,7 @@ public sealed partial class TranscriptLog
     private void AppendBatch(IReadOnlyList<IReadOnlyList<CompletedEntry>> batch)
     {
         var entries = batch.Count == 1 ? batch[0] : batch.SelectMany(b => b).ToList();
-        var payload = Join(entries);
+        var payload = CompletedEntry.Lines(entries);
         RefuseLinkedOut();
         if (!_directoryReady)
         {
@@ -119,21 +119,6 @@ public sealed partial class TranscriptLog
         RefuseLinkedOut();
         using var held = FileLock.Acquire(LockPath);
         RotateLocked();
-    }
-
-    private static byte[] Join(IReadOnlyList<CompletedEntry> entries)
-    {
-        int length = 0;
-        foreach (var e in entries) length += e.Json.Length + 1;
-        var payload = new byte[length];
-        int at = 0;
-        foreach (var e in entries)
-        {
-            e.Json.CopyTo(payload, at);
-            at += e.Json.Length;
-            payload[at++] = (byte)'\n';
-        }
-        return payload;
     }
 
     /// <summary>Stats of active.jsonl after our append: counted incrementally when nobody else wrote.</summary>
