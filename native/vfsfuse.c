@@ -1,16 +1,13 @@
 /*
  * vfsfuse — see vfsfuse.h for the contract. This file is the only code that
  * touches libfuse: it converts libfuse's structs to the flat vfs_* types,
- * sets every cache timeout and feature flag (op_init), and owns mount,
- * loop, exit and unmount.
+ * sends exactly one reply per request, negotiates every feature flag
+ * (op_init), and owns mount, loop, exit, unmount and kernel notifications.
  *
- * Why the high-level path API and not the low-level inode API: the C# view is
- * path-based (IFileSystem takes paths), so the high-level API's path
- * resolution is exactly the work we would otherwise redo in C#, and it gives
- * hard_remove and inode bookkeeping for free. The low-level API saves one
- * path build per request (a few hundred ns) — noise next to the fsync that
- * every log append pays. Revisit with the benchmark if getattr-heavy
- * workloads (find, ls -lR) show the path building.
+ * Low-level API, as libfuse's passthrough_ll/passthrough_hp: the kernel
+ * speaks in node ids, so C# keeps a node table (ids, lookup counts, forget)
+ * and chooses every cache timeout; libfuse builds no paths and keeps no
+ * inode table of its own.
  */
 #define FUSE_USE_VERSION 312
 #define _GNU_SOURCE
@@ -18,7 +15,7 @@
 #include "vfsfuse.h"
 
 #include <errno.h>
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -36,11 +33,9 @@
 #define VFS_WAKE_TRIES 500 /* 5 s */
 
 struct vfs_session {
-    struct fuse *fuse;
+    struct fuse_session *se;
     vfs_ops ops;
     void *state;
-    uid_t uid;
-    gid_t gid;
 
     /* Lock order: mount_lock before lock. Neither is held while a callback
      * runs; `lock` is held only for a few stores and one pthread_kill. */
@@ -48,18 +43,18 @@ struct vfs_session {
     /* Guards the loop/exit bookkeeping below. */
     pthread_mutex_t lock;
     pthread_t loop_thread;
-    int loop_running;   /* the loop thread is inside fuse_loop_mt */
+    int loop_running;   /* the loop thread is inside fuse_session_loop_mt */
     int loop_done;      /* vfs_loop has returned or will not run */
     int exit_requested;
     int has_waker;
     pthread_t waker;
 
-    /* Read-held while vfs_invalidate_path writes to /dev/fuse; write-held to
+    /* Read-held while a vfs_notify_* writes to /dev/fuse; write-held to
      * close that fd (unmount), so no notification goes to a closed — or
      * reused — descriptor number. */
     pthread_rwlock_t mount_lock;
     int mounted;
-    volatile int closing; /* set before unmount; new invalidations bail out */
+    volatile int closing; /* set before unmount; new notifications bail out */
 };
 
 /* ---- logging ------------------------------------------------------------ */
@@ -112,7 +107,14 @@ static void internal_error(const char *what)
 
 /* ---- conversions -------------------------------------------------------- */
 
-static struct vfs_session *current(void) { return (struct vfs_session *)fuse_get_context()->private_data; }
+static struct vfs_session *session_of(fuse_req_t req) { return (struct vfs_session *)fuse_req_userdata(req); }
+
+static vfs_req caller_of(fuse_req_t req)
+{
+    const struct fuse_ctx *cx = fuse_req_ctx(req);
+    vfs_req r = {(uint32_t)cx->uid, (uint32_t)cx->gid, (int32_t)cx->pid, (uint32_t)cx->umask};
+    return r;
+}
 
 static mode_t kind_to_type(uint32_t kind)
 {
@@ -138,6 +140,41 @@ static struct timespec ns_to_ts(int64_t ns)
 
 static int64_t ts_to_ns(const struct timespec *ts) { return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec; }
 
+static double ns_to_s(int64_t ns) { return ns <= 0 ? 0.0 : (double)ns / 1e9; }
+
+/* 0, or -EIO (with an INTERNAL ERROR line) when C# gave an unknown kind. */
+static int to_stat(const vfs_attr *a, struct stat *st)
+{
+    mode_t type = kind_to_type(a->kind);
+    memset(st, 0, sizeof *st);
+    if (type == 0) {
+        internal_error("attributes with an unknown kind");
+        return -EIO;
+    }
+    st->st_ino = a->ino;
+    st->st_mode = type | (a->perm & 07777);
+    st->st_nlink = a->nlink ? a->nlink : 1;
+    st->st_uid = a->uid;
+    st->st_gid = a->gid;
+    st->st_size = a->size;
+    st->st_blksize = 4096;
+    st->st_blocks = (a->size + 511) / 512;
+    st->st_atim = ns_to_ts(a->atime_ns);
+    st->st_mtim = ns_to_ts(a->mtime_ns);
+    st->st_ctim = ns_to_ts(a->ctime_ns);
+    return 0;
+}
+
+static int to_entry(const vfs_entry *e, struct fuse_entry_param *p)
+{
+    memset(p, 0, sizeof *p);
+    p->ino = e->ino;
+    p->generation = e->generation;
+    p->entry_timeout = ns_to_s(e->entry_timeout_ns);
+    p->attr_timeout = ns_to_s(e->attr.attr_timeout_ns);
+    return to_stat(&e->attr, &p->attr); /* also for ino 0: a negative or "." entry's st_ino */
+}
+
 static uint32_t to_vfs_open_flags(int flags)
 {
     uint32_t r = (uint32_t)(flags & O_ACCMODE); /* 0,1,2 on every Linux arch */
@@ -148,296 +185,384 @@ static uint32_t to_vfs_open_flags(int flags)
     return r;
 }
 
-/* ---- operations: one small function each, wired in `fuse_ops` ----------- */
-
-static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+static void apply_open(struct fuse_file_info *fi, const vfs_open *o)
 {
-    struct vfs_session *s = current();
-    if (s->ops.getattr == NULL) return -ENOSYS;
-    vfs_attr a;
-    memset(&a, 0, sizeof a);
-    a.uid = s->uid;
-    a.gid = s->gid;
-    int r = s->ops.getattr(s->state, path, fi ? fi->fh : 0, fi != NULL, &a);
-    if (r != 0) return r;
-    mode_t type = kind_to_type(a.kind);
-    if (type == 0) {
-        internal_error("getattr returned an unknown kind");
-        return -EIO;
-    }
-    memset(st, 0, sizeof *st);
-    st->st_mode = type | (a.perm & 07777);
-    st->st_nlink = a.nlink ? a.nlink : 1;
-    st->st_uid = a.uid;
-    st->st_gid = a.gid;
-    st->st_size = a.size;
-    st->st_blksize = 4096;
-    st->st_blocks = (a.size + 511) / 512;
-    st->st_atim = ns_to_ts(a.atime_ns);
-    st->st_mtim = ns_to_ts(a.mtime_ns);
-    st->st_ctim = ns_to_ts(a.ctime_ns);
-    return 0;
+    fi->fh = o->fh;
+    fi->direct_io = o->direct_io != 0;
+    fi->keep_cache = o->keep_cache != 0;
 }
 
-struct fill_ctx {
-    void *buf;
-    fuse_fill_dir_t filler;
-};
-
-int32_t vfs_fill_dir(void *fill_ctx, const char *name, uint32_t kind)
+static int64_t resolve_time(const struct timespec *ts, int now)
 {
-    struct fill_ctx *c = fill_ctx;
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
-    struct stat st;
-    memset(&st, 0, sizeof st);
-    st.st_mode = kind_to_type(kind); /* only the type is used (d_type) */
-    return c->filler(c->buf, name, &st, 0, 0) ? 1 : 0;
-}
-
-static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off, struct fuse_file_info *fi,
-                      enum fuse_readdir_flags flags)
-{
-    (void)off;
-    (void)fi;
-    (void)flags;
-    struct vfs_session *s = current();
-    if (s->ops.readdir == NULL) return -ENOSYS;
-    struct stat st;
-    memset(&st, 0, sizeof st);
-    st.st_mode = S_IFDIR;
-    /* offset 0 everywhere: libfuse collects the whole listing, then pages it. */
-    filler(buf, ".", &st, 0, 0);
-    filler(buf, "..", &st, 0, 0);
-    struct fill_ctx c = {buf, filler};
-    return s->ops.readdir(s->state, path, &c);
-}
-
-static void apply_open_result(struct fuse_file_info *fi, uint64_t fh, int32_t direct_io, int32_t keep_cache)
-{
-    fi->fh = fh;
-    fi->direct_io = direct_io != 0;
-    fi->keep_cache = keep_cache != 0;
-}
-
-static int op_open(const char *path, struct fuse_file_info *fi)
-{
-    struct fuse_context *cx = fuse_get_context();
-    struct vfs_session *s = cx->private_data;
-    if (s->ops.open == NULL) return -ENOSYS;
-    uint64_t fh = 0;
-    int32_t direct_io = 0, keep_cache = 0;
-    int r = s->ops.open(s->state, path, to_vfs_open_flags(fi->flags), cx->uid, cx->gid, cx->pid, &fh, &direct_io,
-                        &keep_cache);
-    if (r == 0) apply_open_result(fi, fh, direct_io, keep_cache);
-    return r;
-}
-
-static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-    struct fuse_context *cx = fuse_get_context();
-    struct vfs_session *s = cx->private_data;
-    if (s->ops.create == NULL) return -ENOSYS;
-    uint64_t fh = 0;
-    int32_t direct_io = 0, keep_cache = 0;
-    int r = s->ops.create(s->state, path, mode & 07777, to_vfs_open_flags(fi->flags) | VFS_O_CREAT, cx->uid,
-                          cx->gid, cx->pid, &fh, &direct_io, &keep_cache);
-    if (r == 0) apply_open_result(fi, fh, direct_io, keep_cache);
-    return r;
-}
-
-static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
-{
-    (void)path;
-    struct vfs_session *s = current();
-    if (s->ops.read == NULL) return -ENOSYS;
-    if (size > INT32_MAX) size = INT32_MAX; /* never happens: max_read <= 1 MiB */
-    return s->ops.read(s->state, fi->fh, (uint8_t *)buf, (uint32_t)size, off);
-}
-
-static int op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
-{
-    (void)path;
-    struct vfs_session *s = current();
-    if (s->ops.write == NULL) return -ENOSYS;
-    if (size > INT32_MAX) return -EFBIG; /* never happens: max_write is 1 MiB */
-    return s->ops.write(s->state, fi->fh, (const uint8_t *)buf, (uint32_t)size, off);
-}
-
-static int op_flush(const char *path, struct fuse_file_info *fi)
-{
-    (void)path;
-    struct vfs_session *s = current();
-    return s->ops.flush ? s->ops.flush(s->state, fi->fh) : 0;
-}
-
-static int op_release(const char *path, struct fuse_file_info *fi)
-{
-    (void)path;
-    struct vfs_session *s = current();
-    return s->ops.release ? s->ops.release(s->state, fi->fh) : 0;
-}
-
-static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
-{
-    (void)path;
-    struct vfs_session *s = current();
-    return s->ops.fsync ? s->ops.fsync(s->state, fi->fh, datasync != 0) : -ENOSYS;
-}
-
-static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
-{
-    struct vfs_session *s = current();
-    if (s->ops.truncate == NULL) return -ENOSYS;
-    if (path == NULL && fi == NULL) return -ENOENT;
-    return s->ops.truncate(s->state, path, size, fi ? fi->fh : 0, fi != NULL);
-}
-
-static int op_unlink(const char *path)
-{
-    struct vfs_session *s = current();
-    return s->ops.unlink ? s->ops.unlink(s->state, path) : -ENOSYS;
-}
-
-static int op_mkdir(const char *path, mode_t mode)
-{
-    struct vfs_session *s = current();
-    return s->ops.mkdir ? s->ops.mkdir(s->state, path, mode & 07777) : -ENOSYS;
-}
-
-static int op_rmdir(const char *path)
-{
-    struct vfs_session *s = current();
-    return s->ops.rmdir ? s->ops.rmdir(s->state, path) : -ENOSYS;
-}
-
-static int op_rename(const char *from, const char *to, unsigned int flags)
-{
-    struct vfs_session *s = current();
-    if (s->ops.rename == NULL) return -ENOSYS;
-    if (flags & ~(VFS_RENAME_NOREPLACE | VFS_RENAME_EXCHANGE)) return -EINVAL; /* RENAME_WHITEOUT */
-    return s->ops.rename(s->state, from, to, flags);
-}
-
-static int op_symlink(const char *target, const char *linkpath)
-{
-    struct vfs_session *s = current();
-    return s->ops.symlink ? s->ops.symlink(s->state, target, linkpath) : -ENOSYS;
-}
-
-static int op_readlink(const char *path, char *buf, size_t size)
-{
-    struct vfs_session *s = current();
-    if (s->ops.readlink == NULL) return -ENOSYS;
-    if (size == 0) return -EINVAL;
-    if (size > UINT32_MAX) size = UINT32_MAX;
-    buf[0] = '\0';
-    int r = s->ops.readlink(s->state, path, buf, (uint32_t)size);
-    buf[size - 1] = '\0';
-    return r;
-}
-
-static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-    (void)fi;
-    struct vfs_session *s = current();
-    if (s->ops.chmod == NULL) return -ENOSYS;
-    if (path == NULL) return -ENOENT; /* fchmod of an unlinked file */
-    return s->ops.chmod(s->state, path, mode & 07777);
-}
-
-/* Owners are not stored: every node belongs to the mounting user. Asking for
- * exactly that owner (what `cp -p`, tar and rsync do) succeeds as a no-op;
- * asking for another fails with EPERM, as on a filesystem without owners. */
-static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
-{
-    (void)path;
-    (void)fi;
-    struct vfs_session *s = current();
-    if (uid != (uid_t)-1 && uid != s->uid) return -EPERM;
-    if (gid != (gid_t)-1 && gid != s->gid) return -EPERM;
-    return 0;
-}
-
-static int64_t resolve_time(const struct timespec *ts)
-{
-    if (ts->tv_nsec == UTIME_OMIT) return VFS_TIME_OMIT;
-    if (ts->tv_nsec == UTIME_NOW) {
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        return ts_to_ns(&now);
+    if (now) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        return ts_to_ns(&t);
     }
     return ts_to_ns(ts);
 }
 
-static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+/* ---- replies: each request ends in exactly one of these ------------------ */
+
+static void reply_err(fuse_req_t req, int32_t r) { fuse_reply_err(req, r < 0 ? -r : (r == 0 ? 0 : EIO)); }
+
+static void reply_entry(fuse_req_t req, int32_t r, const vfs_entry *e)
 {
-    (void)fi;
-    struct vfs_session *s = current();
-    if (s->ops.utimens == NULL) return -ENOSYS;
-    if (path == NULL) return -ENOENT; /* futimens of an unlinked file */
-    int64_t atime = VFS_TIME_OMIT, mtime = VFS_TIME_OMIT;
-    if (tv == NULL) { /* not sent by libfuse 3.14, but documented as "now" */
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        atime = mtime = ts_to_ns(&now);
-    } else {
-        atime = resolve_time(&tv[0]);
-        mtime = resolve_time(&tv[1]);
-    }
-    return s->ops.utimens(s->state, path, atime, mtime);
+    struct fuse_entry_param p;
+    if (r == 0) r = to_entry(e, &p);
+    if (r != 0) reply_err(req, r);
+    else fuse_reply_entry(req, &p);
 }
 
-static int op_statfs(const char *path, struct statvfs *out)
+static void reply_attr(fuse_req_t req, int32_t r, const vfs_attr *a)
 {
-    struct vfs_session *s = current();
-    if (s->ops.statfs == NULL) return -ENOSYS;
-    vfs_statfs st;
-    memset(&st, 0, sizeof st);
-    int r = s->ops.statfs(s->state, path, &st);
-    if (r != 0) return r;
-    memset(out, 0, sizeof *out);
-    out->f_bsize = st.bsize;
-    out->f_frsize = st.frsize ? st.frsize : st.bsize;
-    out->f_blocks = st.blocks;
-    out->f_bfree = st.bfree;
-    out->f_bavail = st.bavail;
-    out->f_files = st.files;
-    out->f_ffree = st.ffree;
-    out->f_favail = st.ffree;
-    out->f_namemax = st.namemax ? st.namemax : 255;
+    struct stat st;
+    if (r == 0) r = to_stat(a, &st);
+    if (r != 0) reply_err(req, r);
+    else fuse_reply_attr(req, &st, ns_to_s(a->attr_timeout_ns));
+}
+
+/* ---- operations: one small function each, wired in `ll_ops` ------------- */
+
+#define OP_OR_ENOSYS(s, op)                                                                                        \
+    do {                                                                                                           \
+        if ((s)->ops.op == NULL) {                                                                                 \
+            fuse_reply_err(req, ENOSYS);                                                                           \
+            return;                                                                                                \
+        }                                                                                                          \
+    } while (0)
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, lookup);
+    vfs_req c = caller_of(req);
+    vfs_entry e;
+    memset(&e, 0, sizeof e);
+    reply_entry(req, s->ops.lookup(s->state, &c, parent, name, &e), &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    struct vfs_session *s = session_of(req);
+    if (s->ops.forget != NULL) s->ops.forget(s->state, ino, nlookup);
+    fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+    struct vfs_session *s = session_of(req);
+    for (size_t i = 0; s->ops.forget != NULL && i < count; i++)
+        s->ops.forget(s->state, forgets[i].ino, forgets[i].nlookup);
+    fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, getattr);
+    vfs_req c = caller_of(req);
+    vfs_attr a;
+    memset(&a, 0, sizeof a);
+    reply_attr(req, s->ops.getattr(s->state, &c, ino, fi ? fi->fh : 0, fi != NULL, &a), &a);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, setattr);
+    vfs_req c = caller_of(req);
+    uint32_t valid = 0;
+    if (to_set & FUSE_SET_ATTR_MODE) valid |= VFS_SET_MODE;
+    if (to_set & FUSE_SET_ATTR_UID) valid |= VFS_SET_UID;
+    if (to_set & FUSE_SET_ATTR_GID) valid |= VFS_SET_GID;
+    if (to_set & FUSE_SET_ATTR_SIZE) valid |= VFS_SET_SIZE;
+    int64_t atime = VFS_TIME_OMIT, mtime = VFS_TIME_OMIT;
+    if (to_set & FUSE_SET_ATTR_ATIME) {
+        valid |= VFS_SET_ATIME;
+        atime = resolve_time(&attr->st_atim, (to_set & FUSE_SET_ATTR_ATIME_NOW) != 0);
+    }
+    if (to_set & FUSE_SET_ATTR_MTIME) {
+        valid |= VFS_SET_MTIME;
+        mtime = resolve_time(&attr->st_mtim, (to_set & FUSE_SET_ATTR_MTIME_NOW) != 0);
+    }
+    vfs_attr a;
+    memset(&a, 0, sizeof a);
+    int r = s->ops.setattr(s->state, &c, ino, fi ? fi->fh : 0, fi != NULL, valid, attr->st_mode & 07777,
+                           (uint32_t)attr->st_uid, (uint32_t)attr->st_gid, attr->st_size, atime, mtime, &a);
+    reply_attr(req, r, &a);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, readlink);
+    vfs_req c = caller_of(req);
+    char buf[4097];
+    buf[0] = '\0';
+    int r = s->ops.readlink(s->state, &c, ino, buf, sizeof buf);
+    buf[sizeof buf - 1] = '\0';
+    if (r != 0) reply_err(req, r);
+    else fuse_reply_readlink(req, buf);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, mkdir);
+    vfs_req c = caller_of(req);
+    vfs_entry e;
+    memset(&e, 0, sizeof e);
+    reply_entry(req, s->ops.mkdir(s->state, &c, parent, name, mode & 07777, &e), &e);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, unlink);
+    vfs_req c = caller_of(req);
+    reply_err(req, s->ops.unlink(s->state, &c, parent, name));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, rmdir);
+    vfs_req c = caller_of(req);
+    reply_err(req, s->ops.rmdir(s->state, &c, parent, name));
+}
+
+static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, symlink);
+    vfs_req c = caller_of(req);
+    vfs_entry e;
+    memset(&e, 0, sizeof e);
+    reply_entry(req, s->ops.symlink(s->state, &c, target, parent, name, &e), &e);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                      const char *newname, unsigned int flags)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, rename);
+    if (flags & ~(VFS_RENAME_NOREPLACE | VFS_RENAME_EXCHANGE)) { /* RENAME_WHITEOUT */
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    vfs_req c = caller_of(req);
+    reply_err(req, s->ops.rename(s->state, &c, parent, name, newparent, newname, flags));
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, open);
+    vfs_req c = caller_of(req);
+    vfs_open o;
+    memset(&o, 0, sizeof o);
+    int r = s->ops.open(s->state, &c, ino, to_vfs_open_flags(fi->flags), &o);
+    if (r != 0) {
+        reply_err(req, r);
+        return;
+    }
+    apply_open(fi, &o);
+    if (fuse_reply_open(req, fi) == -ENOENT && s->ops.release != NULL)
+        s->ops.release(s->state, o.fh); /* the opener was interrupted: nobody will release it */
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, create);
+    vfs_req c = caller_of(req);
+    vfs_entry e;
+    vfs_open o;
+    memset(&e, 0, sizeof e);
+    memset(&o, 0, sizeof o);
+    struct fuse_entry_param p;
+    int r = s->ops.create(s->state, &c, parent, name, mode & 07777, to_vfs_open_flags(fi->flags) | VFS_O_CREAT,
+                          &e, &o);
+    if (r == 0 && (r = to_entry(&e, &p)) != 0 && s->ops.release != NULL) s->ops.release(s->state, o.fh);
+    if (r != 0) {
+        reply_err(req, r);
+        return;
+    }
+    apply_open(fi, &o);
+    if (fuse_reply_create(req, &p, fi) == -ENOENT) {
+        if (s->ops.release != NULL) s->ops.release(s->state, o.fh);
+        if (s->ops.forget != NULL) s->ops.forget(s->state, e.ino, 1);
+    }
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, read);
+    if (size > VFS_MAX_WRITE) size = VFS_MAX_WRITE; /* never happens: max_read is max_write */
+    char *buf = malloc(size ? size : 1);
+    if (buf == NULL) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    int r = s->ops.read(s->state, fi->fh, (uint8_t *)buf, (uint32_t)size, off);
+    if (r < 0) reply_err(req, r);
+    else fuse_reply_buf(req, buf, (size_t)r);
+    free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, write);
+    if (size > INT32_MAX) { /* never happens: max_write is 1 MiB */
+        fuse_reply_err(req, EFBIG);
+        return;
+    }
+    vfs_req c = caller_of(req);
+    int r = s->ops.write(s->state, &c, fi->fh, (const uint8_t *)buf, (uint32_t)size, off);
+    if (r < 0) reply_err(req, r);
+    else fuse_reply_write(req, (size_t)r);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct vfs_session *s = session_of(req);
+    reply_err(req, s->ops.flush ? s->ops.flush(s->state, fi->fh) : 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct vfs_session *s = session_of(req);
+    reply_err(req, s->ops.release ? s->ops.release(s->state, fi->fh) : 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, fsync);
+    reply_err(req, s->ops.fsync(s->state, fi->fh, datasync != 0));
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, opendir);
+    vfs_req c = caller_of(req);
+    vfs_open o;
+    memset(&o, 0, sizeof o);
+    int r = s->ops.opendir(s->state, &c, ino, &o);
+    if (r != 0) {
+        reply_err(req, r);
+        return;
+    }
+    fi->fh = o.fh;
+    fi->cache_readdir = 0; /* listings change underneath (contexts, rotations) */
+    if (fuse_reply_open(req, fi) == -ENOENT && s->ops.releasedir != NULL) s->ops.releasedir(s->state, o.fh);
+}
+
+struct dir_ctx {
+    fuse_req_t req;
+    char *buf;
+    size_t size;
+    size_t used;
+    int plus;
+};
+
+int32_t vfs_add_dirent(void *dir_ctx, const char *name, int64_t next_off, const vfs_entry *entry)
+{
+    struct dir_ctx *d = dir_ctx;
+    size_t left = d->size - d->used;
+    size_t n;
+    if (d->plus) {
+        struct fuse_entry_param p;
+        if (to_entry(entry, &p) != 0) return 1;
+        n = fuse_add_direntry_plus(d->req, d->buf + d->used, left, name, &p, next_off);
+    } else {
+        struct stat st;
+        memset(&st, 0, sizeof st);
+        st.st_ino = entry->ino;
+        st.st_mode = kind_to_type(entry->attr.kind);
+        n = fuse_add_direntry(d->req, d->buf + d->used, left, name, &st, next_off);
+    }
+    if (n > left) return 1;
+    d->used += n;
     return 0;
 }
 
-/* The single place where caching and protocol features are chosen. */
-static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, int plus)
 {
-    /* Inode numbers stay libfuse's: the view has no stable ids to offer. */
-    cfg->use_ino = 0;
-    cfg->readdir_ino = 0;
-    /* An unlinked open file keeps working through its handle (no
-     * .fuse_hidden renames visible in the store). */
-    cfg->hard_remove = 1;
-    /* Attributes are never cached: the store changes underneath (other
-     * programs, rotation, commits) and SPEC wants such changes visible within
-     * 1 s; a getattr is cheap. */
-    cfg->attr_timeout = 0;
-    /* Name -> node entries are not cached either: a cached name decides which
-     * request the kernel sends (OPEN without O_CREAT for a name it believes
-     * exists), and names vanish underneath — another program's unlink, a
-     * created document whose first commit was refused. The model test showed
-     * open(O_CREAT) failing ENOENT on such a stale name with 1 s. */
-    cfg->entry_timeout = 0;
-    /* A name created by another program shows immediately. */
-    cfg->negative_timeout = 0;
-    /* Page-cache policy is per open file (direct_io/keep_cache from C#). */
-    cfg->kernel_cache = 0;
-    cfg->auto_cache = 0;
-    cfg->direct_io = 0;
-    /* Paths for fh-based ops are built; NULL only for unlinked open files. */
-    cfg->nullpath_ok = 0;
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, readdir);
+    vfs_req c = caller_of(req);
+    struct dir_ctx d = {req, malloc(size ? size : 1), size, 0, plus};
+    if (d.buf == NULL) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    int r = s->ops.readdir(s->state, &c, ino, fi->fh, off, plus, &d);
+    if (r != 0 && d.used == 0) reply_err(req, r);
+    else fuse_reply_buf(req, d.buf, d.used); /* a partial listing stands; the error comes next time */
+    free(d.buf);
+}
 
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    do_readdir(req, ino, size, off, fi, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    do_readdir(req, ino, size, off, fi, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct vfs_session *s = session_of(req);
+    reply_err(req, s->ops.releasedir ? s->ops.releasedir(s->state, fi->fh) : 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, statfs);
+    vfs_statfs st;
+    memset(&st, 0, sizeof st);
+    int r = s->ops.statfs(s->state, ino, &st);
+    if (r != 0) {
+        reply_err(req, r);
+        return;
+    }
+    struct statvfs out;
+    memset(&out, 0, sizeof out);
+    out.f_bsize = st.bsize;
+    out.f_frsize = st.frsize ? st.frsize : st.bsize;
+    out.f_blocks = st.blocks;
+    out.f_bfree = st.bfree;
+    out.f_bavail = st.bavail;
+    out.f_files = st.files;
+    out.f_ffree = st.ffree;
+    out.f_favail = st.ffree;
+    out.f_namemax = st.namemax ? st.namemax : 255;
+    fuse_reply_statfs(req, &out);
+}
+
+/* The single place where protocol features are chosen, one a line. Cache
+ * timeouts are C#'s (per reply). */
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+    (void)userdata;
     /* One write request carries up to 1 MiB (libfuse caps it at its buffer,
-     * 256 pages; it negotiates FUSE_MAX_PAGES so the kernel goes past 32). */
+     * 256 pages; it negotiates FUSE_MAX_PAGES so the kernel goes past 32):
+     * a 1 MiB log write is one atomic append. */
     conn->max_write = VFS_MAX_WRITE;
     /* No writeback cache: a write(2) must reach the view before it returns
      * (log durability, validation errors reported by write). */
@@ -445,18 +570,37 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     /* open(O_TRUNC) arrives as one open with VFS_O_TRUNC, not open+setattr,
      * so a document handle can start with an empty staged copy. */
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-    /* The kernel drops cached pages when size/mtime change on getattr. */
+    /* Cached pages are dropped when a getattr shows a new size or mtime:
+     * other programs change scratch files and documents underneath. */
     if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
-    /* READDIRPLUS without attributes (readdir gives name+kind only) would
-     * only make replies bigger. */
-    conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
-    return fuse_get_context()->private_data;
+    /* ls -l gets names and attributes in one round trip per buffer. */
+    if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
+    /* ... but plain readdir when a program only lists names. */
+    if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO) conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
+    /* Lookups and readdirs in one directory run concurrently: the view
+     * locks what it needs itself. */
+    if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+    /* The kernel sends the caller's umask and leaves it to us, so a created
+     * file's mode is the caller's mode less the caller's umask, never the
+     * daemon's. */
+    if (conn->capable & FUSE_CAP_DONT_MASK) conn->want |= FUSE_CAP_DONT_MASK;
+    /* Node ids are not stable across mounts: no NFS export. */
+    conn->want &= ~FUSE_CAP_EXPORT_SUPPORT;
 }
 
-static const struct fuse_operations fuse_ops = {
+static const struct fuse_lowlevel_ops ll_ops = {
     .init = op_init,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
     .getattr = op_getattr,
-    .readdir = op_readdir,
+    .setattr = op_setattr,
+    .readlink = op_readlink,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_rmdir,
+    .symlink = op_symlink,
+    .rename = op_rename,
     .open = op_open,
     .create = op_create,
     .read = op_read,
@@ -464,16 +608,10 @@ static const struct fuse_operations fuse_ops = {
     .flush = op_flush,
     .release = op_release,
     .fsync = op_fsync,
-    .truncate = op_truncate,
-    .unlink = op_unlink,
-    .mkdir = op_mkdir,
-    .rmdir = op_rmdir,
-    .rename = op_rename,
-    .symlink = op_symlink,
-    .readlink = op_readlink,
-    .chmod = op_chmod,
-    .chown = op_chown,
-    .utimens = op_utimens,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .readdirplus = op_readdirplus,
+    .releasedir = op_releasedir,
     .statfs = op_statfs,
 };
 
@@ -534,8 +672,6 @@ int32_t vfs_mount(const char *mountpoint, const char *const *options, const vfs_
     if (s == NULL) return fail(errbuf, errbuf_len, -ENOMEM, "out of memory");
     s->ops = *ops;
     s->state = state;
-    s->uid = getuid();
-    s->gid = getgid();
     pthread_mutex_init(&s->lock, NULL);
     pthread_rwlock_init(&s->mount_lock, NULL);
 
@@ -554,12 +690,12 @@ int32_t vfs_mount(const char *mountpoint, const char *const *options, const vfs_
     tls_capture = captured;
     tls_capture_len = sizeof captured;
     tls_capture_done = 0;
-    s->fuse = fuse_new(&args, &fuse_ops, sizeof fuse_ops, s);
-    if (s->fuse == NULL) {
-        r = fail(errbuf, errbuf_len, -EINVAL, "%s", captured[0] ? captured : "fuse_new failed (bad option?)");
-    } else if (fuse_mount(s->fuse, mountpoint) != 0) {
-        r = fail(errbuf, errbuf_len, -EIO, "%s", captured[0] ? captured : "fuse_mount failed");
-        fuse_destroy(s->fuse);
+    s->se = fuse_session_new(&args, &ll_ops, sizeof ll_ops, s);
+    if (s->se == NULL) {
+        r = fail(errbuf, errbuf_len, -EINVAL, "%s", captured[0] ? captured : "fuse_session_new failed (bad option?)");
+    } else if (fuse_session_mount(s->se, mountpoint) != 0) {
+        r = fail(errbuf, errbuf_len, -EIO, "%s", captured[0] ? captured : "fuse_session_mount failed");
+        fuse_session_destroy(s->se);
     }
     tls_capture = NULL;
     fuse_opt_free_args(&args);
@@ -574,8 +710,8 @@ int32_t vfs_mount(const char *mountpoint, const char *const *options, const vfs_
     return 0;
 }
 
-/* Closes /dev/fuse and detaches the mount (libfuse: lazily). Waits up to 2 s
- * for in-flight invalidations; one blocked in the kernel holds its own
+/* Closes /dev/fuse and detaches the mount (lazily). Waits up to 2 s for
+ * in-flight notifications; one blocked in the kernel holds its own
  * reference to the file, so closing the descriptor under it is safe. */
 static void session_unmount(struct vfs_session *s)
 {
@@ -586,7 +722,7 @@ static void session_unmount(struct vfs_session *s)
     int r;
     do r = pthread_rwlock_timedwrlock(&s->mount_lock, &until); while (r == EINTR);
     if (s->mounted) {
-        fuse_unmount(s->fuse);
+        fuse_session_unmount(s->se);
         s->mounted = 0;
     }
     if (r == 0) pthread_rwlock_unlock(&s->mount_lock);
@@ -620,7 +756,7 @@ int32_t vfs_loop(void *session, int32_t max_threads)
         fuse_loop_cfg_set_clone_fd(cfg, 0);
         fuse_loop_cfg_set_max_threads(cfg, max_threads > 0 ? (unsigned)max_threads : VFS_DEFAULT_THREADS);
         fuse_loop_cfg_set_idle_threads(cfg, VFS_DEFAULT_THREADS);
-        r = fuse_loop_mt(s->fuse, cfg);
+        r = fuse_session_loop_mt(s->se, cfg);
         fuse_loop_cfg_destroy(cfg);
     }
 
@@ -630,7 +766,7 @@ int32_t vfs_loop(void *session, int32_t max_threads)
     pthread_mutex_unlock(&s->lock);
 
     session_unmount(s);
-    if (r == -1) r = -EIO; /* fuse_loop_mt's "could not start" */
+    if (r == -1) r = -EIO; /* the loop's "could not start" */
     return r < 0 ? r : (r > 0 ? -r : 0);
 }
 
@@ -664,7 +800,7 @@ void vfs_exit(void *session)
     pthread_mutex_lock(&s->lock);
     if (!s->exit_requested) {
         s->exit_requested = 1;
-        fuse_exit(s->fuse);
+        fuse_session_exit(s->se);
         /* The helper thread takes no signals: process-directed ones
          * (SIGTERM, SIGINT) stay with the runtime's threads. */
         sigset_t all, old;
@@ -691,25 +827,58 @@ void vfs_destroy(void *session)
     }
     if (s->has_waker) pthread_join(s->waker, NULL);
     session_unmount(s);
-    fuse_destroy(s->fuse);
+    fuse_session_destroy(s->se);
     pthread_rwlock_destroy(&s->mount_lock);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
-int32_t vfs_invalidate_path(void *session, const char *path)
+/* ---- notifications ------------------------------------------------------ */
+
+/* Holds mount_lock (read) around one notification so unmount cannot close
+ * the descriptor under it. Returns -ENOTCONN once unmounting. */
+static int begin_notify(struct vfs_session *s)
 {
-    struct vfs_session *s = session;
-    if (s == NULL || path == NULL) return -EINVAL;
+    if (s == NULL) return -EINVAL;
     if (__atomic_load_n(&s->closing, __ATOMIC_SEQ_CST)) return -ENOTCONN;
     int r;
     do r = pthread_rwlock_rdlock(&s->mount_lock); while (r == EINTR);
     if (r != 0) return -r;
     if (!s->mounted || __atomic_load_n(&s->closing, __ATOMIC_SEQ_CST)) {
-        r = -ENOTCONN;
-    } else {
-        do r = fuse_invalidate_path(s->fuse, path); while (r == -EINTR);
+        pthread_rwlock_unlock(&s->mount_lock);
+        return -ENOTCONN;
     }
+    return 0;
+}
+
+int32_t vfs_notify_inval_entry(void *session, uint64_t parent, const char *name)
+{
+    struct vfs_session *s = session;
+    if (name == NULL) return -EINVAL;
+    int r = begin_notify(s);
+    if (r != 0) return r;
+    do r = fuse_lowlevel_notify_inval_entry(s->se, parent, name, strlen(name)); while (r == -EINTR);
+    pthread_rwlock_unlock(&s->mount_lock);
+    return r;
+}
+
+int32_t vfs_notify_inval_inode(void *session, uint64_t ino, int64_t off, int64_t len)
+{
+    struct vfs_session *s = session;
+    int r = begin_notify(s);
+    if (r != 0) return r;
+    do r = fuse_lowlevel_notify_inval_inode(s->se, ino, off, len); while (r == -EINTR);
+    pthread_rwlock_unlock(&s->mount_lock);
+    return r;
+}
+
+int32_t vfs_notify_delete(void *session, uint64_t parent, uint64_t child, const char *name)
+{
+    struct vfs_session *s = session;
+    if (name == NULL) return -EINVAL;
+    int r = begin_notify(s);
+    if (r != 0) return r;
+    do r = fuse_lowlevel_notify_delete(s->se, parent, child, name, strlen(name)); while (r == -EINTR);
     pthread_rwlock_unlock(&s->mount_lock);
     return r;
 }

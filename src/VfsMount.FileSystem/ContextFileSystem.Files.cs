@@ -52,7 +52,7 @@ public sealed partial class ContextFileSystem
                         }
                         errno = PosixFile.Open(node.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var doc);
                         if (errno != 0) return errno;
-                        handle = new DocumentReader(node.StorePath!, doc!);
+                        handle = new DocumentReader(doc!);
                         directIo = false;
                         break;
                     }
@@ -81,7 +81,8 @@ public sealed partial class ContextFileSystem
             }
             ulong id = (ulong)Interlocked.Increment(ref _nextHandle);
             _handles[id] = handle;
-            result = new OpenResult(id, directIo, KeepCache: false);
+            // A read-only document keeps the pages of its node: each commit is a new node.
+            result = new OpenResult(id, directIo, KeepCache: handle is DocumentReader);
             return 0;
         }
         catch (Exception e)

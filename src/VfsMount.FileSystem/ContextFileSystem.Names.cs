@@ -30,7 +30,6 @@ public sealed partial class ContextFileSystem
         {
             int errno = RemoveDurably(storePath);
             if (errno == 0) _commits.Committed(storePath);
-            if (errno == 0) Detached(storePath);
             return errno;
         }
     }
@@ -49,6 +48,7 @@ public sealed partial class ContextFileSystem
             case NodeKind.Context:
             case NodeKind.Invalid when path.Count(c => c == '/') == 1:
                 _store.CreateContext(Path.GetFileName(path));   // EINVAL / ENAMETOOLONG / EEXIST from the store
+                RegistryChanged();
                 return 0;
             case NodeKind.Scratch:
                 return Reachable(node) is var errno and not 0 ? errno : PathOps.Mkdir(node.StorePath!, mode);
@@ -70,6 +70,7 @@ public sealed partial class ContextFileSystem
             case NodeKind.Context:
                 if (HasScratch(node.StorePath!)) return Refuse(node, path, Errno.ENOTEMPTY, "the context holds scratch files");
                 _store.RemoveContext(node.Context!);   // ENOTEMPTY when the transcript has entries beyond its anchor
+                RegistryChanged();
                 return 0;
             case NodeKind.Scratch:
                 return PathOps.Rmdir(node.StorePath!);
@@ -100,6 +101,7 @@ public sealed partial class ContextFileSystem
             if (target.Kind != NodeKind.Context) return Refuse(target, to, Errno.EINVAL, $"\"{Path.GetFileName(to)}\" is not a valid context name");
             if ((flags & RenameFlags.Exchange) != 0) return Errno.EINVAL;
             _store.RenameContext(source.Context!, target.Context!);   // EEXIST / EBUSY from the store
+            RegistryChanged();
             return 0;
         }
         if (source.IsLog || target.IsLog) return Refuse(source.IsLog ? source : target, source.IsLog ? from : to, Errno.EPERM, "logs cannot be renamed or replaced");
@@ -132,8 +134,6 @@ public sealed partial class ContextFileSystem
                 _commits.Committed(target.StorePath!);
                 if (source.Kind == NodeKind.Document) _commits.Committed(source.StorePath!);
                 // The kernel replaces the target's inode too: readers of the old file keep it.
-                Detached(target.StorePath!);
-                if (source.Kind == NodeKind.Document) Detached(source.StorePath!);
             }
             // No kernel cache to drop: the name now leads to the source's inode, whose pages are
             // its own content, and handles of the old target keep the old file.
@@ -143,7 +143,6 @@ public sealed partial class ContextFileSystem
         if (errno == 0 && source.Kind == NodeKind.Document)
         {
             _commits.Committed(source.StorePath!);   // renamed away: as unlink
-            Detached(source.StorePath!);
         }
         return errno != 0 ? errno : SyncParents(source.StorePath!, target.StorePath!);
     });

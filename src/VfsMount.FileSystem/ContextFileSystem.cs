@@ -88,11 +88,18 @@ public sealed partial class ContextFileSystem : IFileSystem
                 int e = active is { } st ? Fill(st, out attr) : Virtual(FileKind.Regular, 0x1A4, 0, out attr);
                 attr.Permissions = 0x1A4;
                 attr.Size = length;
+                attr.Identity = default;   // the partitions change under one virtual file
+                attr.IsLog = true;
                 return e;
             }
             case NodeKind.InboxLog:
             case NodeKind.TextLog:
-                return FileStatus.Lstat(node.StorePath!, out var lst) == 0 ? Fill(lst, out attr) : Virtual(FileKind.Regular, 0x1A4, 0, out attr);
+            {
+                int e = FileStatus.Lstat(node.StorePath!, out var lst) == 0 ? Fill(lst, out attr) : Virtual(FileKind.Regular, 0x1A4, 0, out attr);
+                attr.Identity = default;   // one node whether or not its file exists yet
+                attr.IsLog = true;
+                return e;
+            }
             case NodeKind.Document:
             {
                 if (FileStatus.Lstat(node.StorePath!, out var dst) == 0) return Fill(dst, out attr);
@@ -214,6 +221,7 @@ public sealed partial class ContextFileSystem : IFileSystem
             ModifyNs = st.ModifyNs,
             ChangeNs = st.ChangeNs,
             Links = st.Links,
+            Identity = new NodeIdentity(st.Device, st.Inode),
         };
         return 0;
     }
@@ -244,15 +252,6 @@ public sealed partial class ContextFileSystem : IFileSystem
         return Errno.EIO;
     }
 
-    private IEnumerable<DocumentReader> ReadersOf(string storePath) =>
-        _handles.Values.OfType<DocumentReader>().Where(r => r.Target == storePath);
-
-    /// <summary>The document's file was unlinked, renamed away or renamed over: its read-only handles keep the file they have.</summary>
-    private void Detached(string storePath)
-    {
-        foreach (var reader in ReadersOf(storePath)) reader.Detach();
-    }
-
     private Node Existing(string path, out int errno)
     {
         var node = _paths.Resolve(path);
@@ -269,10 +268,12 @@ public sealed partial class ContextFileSystem : IFileSystem
         _ => 0,
     };
 
-    /// <summary>A commit replaced the document's content: its read-only handles read the new file, then the kernel drops its cache.</summary>
+    /// <summary>The store rewrote state.json (a context was created, removed or renamed).</summary>
+    private void RegistryChanged() => ContentChanged?.Invoke("/state.json");
+
+    /// <summary>A commit replaced the document's content: the host gives the name a new node and drops the old one's cache.</summary>
     private void Changed(string storePath)
     {
-        foreach (var reader in ReadersOf(storePath)) reader.Rebind();
         string rel = Path.GetRelativePath(_store.ContextsDir, storePath);
         string mountPath = storePath == _store.StatePath ? "/state.json" : "/" + rel;
         ContentChanged?.Invoke(mountPath);

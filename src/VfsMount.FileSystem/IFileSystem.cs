@@ -55,6 +55,21 @@ public struct FileAttr
     public long ModifyNs;
     public long ChangeNs;
     public uint Links;
+
+    /// <summary>
+    /// The file behind the node: its store (device, inode), so a host can give hard links one
+    /// node and a replaced file a new one. Default for a virtual file: the host keys it by path.
+    /// </summary>
+    public NodeIdentity Identity;
+
+    /// <summary>A log: its attributes change with every append, by anyone, and are never cached.</summary>
+    public bool IsLog;
+}
+
+/// <summary>Where a node's bytes live in the store; (0, 0) for a virtual file.</summary>
+public readonly record struct NodeIdentity(ulong Device, ulong Inode)
+{
+    public bool IsVirtual => Device == 0 && Inode == 0;
 }
 
 public readonly record struct DirEntry(string Name, FileKind Kind);
@@ -123,4 +138,5 @@ public static class Errno
     public const int ELOOP = 40;
     public const int ENODATA = 61;
     public const int EOPNOTSUPP = 95;
+    public const int ESTALE = 116;
 }

@@ -39,7 +39,6 @@ public sealed class FuseHostOptions
 /// </summary>
 public sealed class FuseHost : IDisposable
 {
-    private const int ENOTCONN = 107; // not in Errno: only the host meets it
 
     private readonly FuseHostOptions _options;
     private readonly Action<string> _log;
@@ -55,7 +54,16 @@ public sealed class FuseHost : IDisposable
         MountPoint = Path.GetFullPath(mountPoint);
         _options = options ?? new FuseHostOptions();
         _log = _options.Log ?? (line => Console.Error.WriteLine($"vfsmount: {line}"));
+        Nodes = new NodeTable(what => _log($"INTERNAL ERROR: {what}"));
+        Notifier = new Notifier(Nodes, () => _session, _log);
     }
+
+    /// <summary>The nodes the kernel holds (for tests: forget keeps it bounded).</summary>
+    public int NodeCount => Nodes.Count;
+
+    internal NodeTable Nodes { get; }
+    internal Notifier Notifier { get; }
+    internal Listings Listings { get; } = new();
 
     public IFileSystem FileSystem { get; }
 
@@ -94,7 +102,7 @@ public sealed class FuseHost : IDisposable
             }
 
             var state = GCHandle.Alloc(this);
-            var ops = FuseCallbacks.Table();
+            var ops = Bridge.Table();
             var strings = new List<nint>();
             try
             {
@@ -177,27 +185,15 @@ public sealed class FuseHost : IDisposable
     }
 
     /// <summary>
-    /// Drops the kernel's cached data and attributes of <paramref name="path"/> before returning,
-    /// so a commit is not acknowledged while readers could still be served the old bytes. Safe
-    /// from the flush, fsync, release and setattr callbacks that commit documents: the kernel
-    /// holds no page lock of the file while it waits for those, and invalidation takes none of
-    /// its inode locks. Not from read or write callbacks (the kernel may hold page locks), nor
-    /// from rename (which needs none: the name then leads to another inode). Ignored when not mounted.
+    /// The content or identity behind <paramref name="path"/> changed (a commit, state.json
+    /// rewritten): the kernel drops its attributes and pages before the request that changed it
+    /// replies, and the name soon after (see <see cref="Fuse.Notifier"/>). From any thread;
+    /// ignored when not mounted or when the kernel caches nothing for the path.
     /// </summary>
     public void InvalidatePath(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        FuseSessionHandle? session = _session;
-        if (session is null || session.IsClosed) return;
-        try
-        {
-            int r = NativeMethods.vfs_invalidate_path(session, path);
-            if (r != 0 && r != -Errno.ENOENT && r != -ENOTCONN) _log($"fuse invalidate {path}: errno {-r}");
-        }
-        catch (ObjectDisposedException)
-        {
-            // unmounting: nothing cached any more
-        }
+        Notifier.Changed(path);
     }
 
     /// <summary>
@@ -217,5 +213,6 @@ public sealed class FuseHost : IDisposable
         }
         RequestExit();
         session?.Dispose();
+        Notifier.Dispose();
     }
 }

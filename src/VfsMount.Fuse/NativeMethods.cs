@@ -12,12 +12,13 @@ internal static unsafe partial class NativeMethods
     private const string Library = "vfsfuse";
 
     /// <summary>Must equal VFS_ABI_VERSION in native/vfsfuse.h.</summary>
-    internal const int AbiVersion = 1;
+    internal const int AbiVersion = 2;
 
     internal const uint KindDir = 0, KindReg = 1, KindSymlink = 2;
     internal const uint OAccMode = 3, OAppend = 4, OTrunc = 8, OCreat = 16, OExcl = 32;
     internal const uint RenameNoReplace = 1, RenameExchange = 2;
     internal const long TimeOmit = long.MinValue;
+    internal const uint SetMode = 1, SetUid = 2, SetGid = 4, SetSize = 8, SetAtime = 16, SetMtime = 32;
 
     static NativeMethods()
     {
@@ -40,7 +41,7 @@ internal static unsafe partial class NativeMethods
     internal static partial int vfs_abi_version();
 
     [LibraryImport(Library)]
-    internal static partial int vfs_fill_dir(void* fillCtx, byte* name, uint kind);
+    internal static partial int vfs_add_dirent(void* dirCtx, byte* name, long nextOff, VfsEntry* entry);
 
     [LibraryImport(Library)]
     internal static partial int vfs_mount(byte* mountpoint, byte** options, VfsOps* ops, nint state,
@@ -55,14 +56,34 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)]
     internal static partial void vfs_destroy(nint session);
 
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int vfs_invalidate_path(FuseSessionHandle session, string path);
+    [LibraryImport(Library)]
+    internal static partial int vfs_notify_inval_entry(FuseSessionHandle session, ulong parent, byte* name);
+
+    [LibraryImport(Library)]
+    internal static partial int vfs_notify_inval_inode(FuseSessionHandle session, ulong ino, long off, long len);
+
+    [LibraryImport("libc", EntryPoint = "getuid")]
+    internal static partial uint getuid();
+
+    [LibraryImport("libc", EntryPoint = "getgid")]
+    internal static partial uint getgid();
 }
 
-/// <summary>vfs_attr: 56 bytes.</summary>
+/// <summary>vfs_req: 16 bytes.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct VfsReq
+{
+    public uint Uid;
+    public uint Gid;
+    public int Pid;
+    public uint Umask;
+}
+
+/// <summary>vfs_attr: 72 bytes.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct VfsAttr
 {
+    public ulong Ino;
     public uint Kind;
     public uint Perm;
     public long Size;
@@ -73,6 +94,26 @@ internal struct VfsAttr
     public uint Uid;
     public uint Gid;
     public uint Reserved;
+    public long AttrTimeoutNs;
+}
+
+/// <summary>vfs_entry: 96 bytes.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct VfsEntry
+{
+    public ulong Ino;
+    public ulong Generation;
+    public long EntryTimeoutNs;
+    public VfsAttr Attr;
+}
+
+/// <summary>vfs_open: 16 bytes.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct VfsOpen
+{
+    public ulong Fh;
+    public int DirectIo;
+    public int KeepCache;
 }
 
 /// <summary>vfs_statfs: 64 bytes.</summary>
@@ -93,32 +134,34 @@ internal struct VfsStatFs
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct VfsOps
 {
-    public delegate* unmanaged[Cdecl]<void*, byte*, ulong, int, VfsAttr*, int> GetAttr;
-    public delegate* unmanaged[Cdecl]<void*, byte*, void*, int> ReadDir;
-    public delegate* unmanaged[Cdecl]<void*, byte*, uint, uint, uint, int, ulong*, int*, int*, int> Open;
-    public delegate* unmanaged[Cdecl]<void*, byte*, uint, uint, uint, uint, int, ulong*, int*, int*, int> Create;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, byte*, VfsEntry*, int> Lookup;
+    public delegate* unmanaged[Cdecl]<void*, ulong, ulong, void> Forget;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, ulong, int, VfsAttr*, int> GetAttr;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, ulong, int, uint, uint, uint, uint, long, long, long, VfsAttr*, int> SetAttr;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, byte*, uint, int> ReadLink;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, byte*, uint, VfsEntry*, int> Mkdir;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, byte*, int> Unlink;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, byte*, int> Rmdir;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, byte*, ulong, byte*, VfsEntry*, int> Symlink;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, byte*, ulong, byte*, uint, int> Rename;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, uint, VfsOpen*, int> Open;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, byte*, uint, uint, VfsEntry*, VfsOpen*, int> Create;
     public delegate* unmanaged[Cdecl]<void*, ulong, byte*, uint, long, int> Read;
-    public delegate* unmanaged[Cdecl]<void*, ulong, byte*, uint, long, int> Write;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, byte*, uint, long, int> Write;
     public delegate* unmanaged[Cdecl]<void*, ulong, int> Flush;
     public delegate* unmanaged[Cdecl]<void*, ulong, int> Release;
     public delegate* unmanaged[Cdecl]<void*, ulong, int, int> Fsync;
-    public delegate* unmanaged[Cdecl]<void*, byte*, long, ulong, int, int> Truncate;
-    public delegate* unmanaged[Cdecl]<void*, byte*, int> Unlink;
-    public delegate* unmanaged[Cdecl]<void*, byte*, uint, int> Mkdir;
-    public delegate* unmanaged[Cdecl]<void*, byte*, int> Rmdir;
-    public delegate* unmanaged[Cdecl]<void*, byte*, byte*, uint, int> Rename;
-    public delegate* unmanaged[Cdecl]<void*, byte*, byte*, int> Symlink;
-    public delegate* unmanaged[Cdecl]<void*, byte*, byte*, uint, int> ReadLink;
-    public delegate* unmanaged[Cdecl]<void*, byte*, uint, int> Chmod;
-    public delegate* unmanaged[Cdecl]<void*, byte*, long, long, int> Utimens;
-    public delegate* unmanaged[Cdecl]<void*, byte*, VfsStatFs*, int> StatFs;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, VfsOpen*, int> OpenDir;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, ulong, long, int, void*, int> ReadDir;
+    public delegate* unmanaged[Cdecl]<void*, ulong, int> ReleaseDir;
+    public delegate* unmanaged[Cdecl]<void*, ulong, VfsStatFs*, int> StatFs;
 }
 
 /// <summary>
 /// Owns a mounted vfs session and the GCHandle through which callbacks reach their
 /// <see cref="FuseHost"/>. Released (vfs_destroy, then the GCHandle freed) only after every
 /// in-flight native call on it has returned — SafeHandle's reference count keeps a running
-/// vfs_loop or vfs_invalidate_path from racing the free.
+/// vfs_loop or vfs_notify_* from racing the free.
 /// </summary>
 internal sealed class FuseSessionHandle : SafeHandle
 {
@@ -145,5 +188,6 @@ internal static class StructSizeChecks
 {
     // The layouts above must match vfsfuse.h; checked once when a host mounts.
     internal static unsafe bool Ok() =>
-        sizeof(VfsAttr) == 56 && sizeof(VfsStatFs) == 64 && sizeof(VfsOps) == 19 * sizeof(nint);
+        sizeof(VfsReq) == 16 && sizeof(VfsAttr) == 72 && sizeof(VfsEntry) == 96 && sizeof(VfsOpen) == 16
+        && sizeof(VfsStatFs) == 64 && sizeof(VfsOps) == 21 * sizeof(nint);
 }

@@ -5,7 +5,7 @@ namespace VfsMount.Store.Posix;
 /// <summary>What lstat tells of a path, in platform-neutral terms.</summary>
 public readonly record struct FileStatus(
     ulong Inode, long Size, uint Mode, uint Links, uint Uid, uint Gid,
-    long AccessNs, long ModifyNs, long ChangeNs)
+    long AccessNs, long ModifyNs, long ChangeNs, ulong Device = 0)
 {
     public const uint TypeMask = 0xF000, TypeDirectory = 0x4000, TypeRegular = 0x8000, TypeSymlink = 0xA000;
 
@@ -42,5 +42,6 @@ public readonly record struct FileStatus(
     }
 
     private static FileStatus From(in StatxBuffer b) => new(
-        b.Ino, (long)b.Size, b.Mode, b.Nlink, b.Uid, b.Gid, b.Atime.TotalNs, b.Mtime.TotalNs, b.Ctime.TotalNs);
+        b.Ino, (long)b.Size, b.Mode, b.Nlink, b.Uid, b.Gid, b.Atime.TotalNs, b.Mtime.TotalNs, b.Ctime.TotalNs,
+        ((ulong)b.DevMajor << 32) | b.DevMinor);
 }

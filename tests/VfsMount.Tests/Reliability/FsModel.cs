@@ -111,15 +111,12 @@ internal abstract class ModelHandle(string name, int flags)
 
 /// <summary>
 /// A scratch file, or a document opened read-only: the file it reads, shared with every other
-/// handle on it. A read-only document handle follows its document's commits (Follows) until the
-/// document is unlinked, renamed away or renamed over; then it keeps the file it has.
+/// handle on it. A read-only document handle keeps the committed file it opened until it closes
+/// (SPEC §2.2 "Identity": a commit is a new file; readers opened before keep the old bytes).
 /// </summary>
-internal sealed class ModelFileHandle(string name, int flags, ModelFile file, bool follows) : ModelHandle(name, flags)
+internal sealed class ModelFileHandle(string name, int flags, ModelFile file) : ModelHandle(name, flags)
 {
-    public ModelFile File { get; set; } = file;
-    public bool Follows { get; set; } = follows;
-
-
+    public ModelFile File { get; } = file;
 }
 
 /// <summary>A document opened for writing: its private staged copy, and whether it changed since its last commit.</summary>
@@ -217,7 +214,7 @@ internal sealed class FsModel
             if (!writing)
             {
                 if (committed is null) return Outcome.Fail(Errnos.ENOENT);
-                handle = new ModelFileHandle(name, flags, committed, follows: true);
+                handle = new ModelFileHandle(name, flags, committed);
             }
             else
             {
@@ -241,7 +238,7 @@ internal sealed class FsModel
             {
                 file.Data = [];
             }
-            handle = new ModelFileHandle(name, flags, file, follows: false);
+            handle = new ModelFileHandle(name, flags, file);
         }
         _slots[op.Slot] = handle;
         return op.Data is null ? Outcome.Ok() : Write(handle, 0, op.Data);
@@ -255,10 +252,6 @@ internal sealed class FsModel
         if (!ModelBytes.IsUtf8(s.Staged)) return Outcome.Fail(Errnos.EINVAL);   // the committed document stays
         var committed = new ModelFile((byte[])s.Staged.Clone());
         _names[s.Name] = committed;
-        foreach (var reader in Readers(s.Name))
-        {
-            reader.File = committed;
-        }
         return Outcome.Ok();
     }
 
@@ -318,8 +311,6 @@ internal sealed class FsModel
         if (file is null) return Outcome.Fail(Errnos.ENOENT);
         // Over a document: a commit of the file's content, validated first.
         if (IsDocument(to) && !ModelBytes.IsUtf8(file.Data)) return Outcome.Fail(Errnos.EINVAL);
-        Detach(from);
-        Detach(to);
         _names[to] = file;
         _names[from] = null;
         return Outcome.Ok();
@@ -329,18 +320,8 @@ internal sealed class FsModel
     {
         if (IsLog(name)) return Outcome.Fail(Errnos.EPERM);
         if (_names[name] is null) return Outcome.Fail(Errnos.ENOENT);
-        Detach(name);
         _names[name] = null;
         return Outcome.Ok();
-    }
-
-    /// <summary>The read-only handles that follow the document's commits.</summary>
-    private IEnumerable<ModelFileHandle> Readers(string document) =>
-        _slots.OfType<ModelFileHandle>().Where(h => h.Follows && h.Name == document);
-
-    private void Detach(string name)
-    {
-        foreach (var reader in Readers(name).ToList()) reader.Follows = false;
     }
 
     private Outcome LogWrite(Op op)
