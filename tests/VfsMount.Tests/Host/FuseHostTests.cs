@@ -241,6 +241,38 @@ public sealed class FuseHostTests
     }
 
     [Fact]
+    public void NodeTable_After100000LookupsOfChangingNames_ShrinksBackWhenTheKernelForgets()
+    {
+        using var m = MountFixture.Start();
+        const int names = 100_000;
+        for (int i = 0; i < names; i++) m.Fs.Add($"/n{i}", "");
+
+        Sh.Python(m.Dir, $$"""
+            for i in range({{names}}):
+                os.stat(f'{MNT}/n{i}')
+            """, timeoutMs: 120_000);
+        int held = m.Host.NodeCount;
+        Assert.True(held > names / 2, $"only {held} nodes after {names} lookups");
+
+        // The store changes underneath; the kernel drops its dentries and inodes and forgets them.
+        for (int i = 0; i < names; i++) m.Fs.Remove($"/n{i}");
+        File.WriteAllText("/proc/sys/vm/drop_caches", "2");
+        Assert.True(Within(TimeSpan.FromSeconds(10), () => m.Host.NodeCount < 100),
+            $"{m.Host.NodeCount} nodes still held after the kernel dropped its caches");
+    }
+
+    private static bool Within(TimeSpan timeout, Func<bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > timeout) return false;
+            Thread.Sleep(50);
+        }
+        return true;
+    }
+
+    [Fact]
     public void Touch_PassesTimes_AndChownToSelfIsANoOp()
     {
         using var m = MountFixture.Start();
@@ -366,22 +398,22 @@ public sealed class FuseHostTests
             return (p.ExitCode, stdout.Result, stderr.Result);
         }
 
-        public static string Ok(string script)
+        public static string Ok(string script, int timeoutMs = 20_000)
         {
-            var (exit, output, error) = Run(script);
+            var (exit, output, error) = Run(script, timeoutMs);
             Assert.True(exit == 0, $"`{script}` exited {exit}: {error}");
             return output;
         }
 
         /// <summary>Runs python3 with <c>os</c> imported and <c>MNT</c> set to the mount point.</summary>
-        public static string Python(string mnt, string code)
+        public static string Python(string mnt, string code, int timeoutMs = 20_000)
         {
             string program = $"import os\nMNT = {Quote(mnt)}\n{code}\n";
             string file = Path.Combine(Path.GetTempPath(), $"vfsfuse-test-{Guid.NewGuid():N}.py");
             File.WriteAllText(file, program);
             try
             {
-                return Ok($"python3 {file}");
+                return Ok($"python3 {file}", timeoutMs);
             }
             finally
             {
@@ -448,6 +480,12 @@ public sealed class FuseHostTests
         {
             lock (_lock)
                 _nodes[path].Data = Encoding.UTF8.GetBytes(content);
+        }
+
+        public void Remove(string path)
+        {
+            lock (_lock)
+                _nodes.Remove(path);
         }
 
         public string Content(string path)

@@ -1,0 +1,133 @@
+using System.Text.Json;
+
+namespace VfsMount.Tests.Mount;
+
+/// <summary>
+/// The host on nodes (SPEC §2.2 "Identity", §2.6): the kernel caches names, attributes and
+/// pages, every change made through the mount is invalidated before its reply, changes made
+/// in the store by others show within a second, and a commit gives a document a new node.
+/// </summary>
+[Collection("Mount")]
+public sealed class NodeCachingTests
+{
+    private static MountedStore StartWithDemo()
+    {
+        var m = MountedStore.Start();
+        m.Ok("mkdir demo");
+        return m;
+    }
+
+    private static string Ctx(MountedStore m, params string[] parts) => m.StorePath(["contexts", "demo", .. parts]);
+
+    private static JsonElement Python(MountedStore m, string program)
+    {
+        var (exit, stdout, stderr) = m.Python("import os, json, time\n" + program);
+        Assert.True(exit == 0, $"python exited {exit}: {stderr}\ndaemon log:\n{m.Log}");
+        return JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement.Clone();
+    }
+
+    [Fact]
+    public void Reader_StraddlingACommit_ReadsOnlyOldBytes_AndANewOpenReadsOnlyNew()
+    {
+        using var m = StartWithDemo();
+        m.Ok("python3 -c \"print('old.' * 50000, end='')\" > demo/summary.md");
+
+        var o = Python(m, """
+            r = open('demo/summary.md', 'rb')
+            first = r.read(4096)
+            with open('demo/summary.md', 'w') as w:
+                w.write('new!' * 60000)
+            rest = r.read()
+            r.close()
+            with open('demo/summary.md', 'rb') as f:
+                fresh = f.read()
+            print(json.dumps({'old_whole': (first + rest) == b'old.' * 50000,
+                              'fresh_new': fresh == b'new!' * 60000}))
+            """);
+
+        Assert.True(o.GetProperty("old_whole").GetBoolean(), "the reader opened before the commit saw new bytes");
+        Assert.True(o.GetProperty("fresh_new").GetBoolean(), "an open after the commit did not read the new bytes");
+        Assert.Equal("new!" + "new!", File.ReadAllText(Ctx(m, "summary.md"))[..8]);
+    }
+
+    [Fact]
+    public void Commit_GivesTheDocumentANewInode_AndStatSeesTheNewSizeAtOnce()
+    {
+        using var m = StartWithDemo();
+        m.Ok("echo one > demo/goals.md");
+        string before = m.Ok("stat -c '%i %s' demo/goals.md").Trim();
+        m.Ok("echo three-three > demo/goals.md");
+        string after = m.Ok("stat -c '%i %s' demo/goals.md").Trim();
+
+        Assert.NotEqual(before.Split(' ')[0], after.Split(' ')[0]);
+        Assert.Equal("12", after.Split(' ')[1]);
+        Assert.Equal("three-three\n", m.Ok("cat demo/goals.md"));
+    }
+
+    [Fact]
+    public void TemporaryFile_InAScratchDirectory_FstatAndReadBack()
+    {
+        using var m = StartWithDemo();
+        var o = Python(m, """
+            import tempfile
+            os.mkdir('demo/tmp')
+            with tempfile.TemporaryFile(dir='demo/tmp') as f:
+                f.write(b'hello'); f.flush()
+                size = os.fstat(f.fileno()).st_size
+                f.seek(0)
+                data = f.read().decode()
+            print(json.dumps({'size': size, 'data': data, 'left': os.listdir('demo/tmp')}))
+            """);
+
+        Assert.Equal(5, o.GetProperty("size").GetInt32());
+        Assert.Equal("hello", o.GetProperty("data").GetString());
+        Assert.Equal(0, o.GetProperty("left").GetArrayLength());
+    }
+
+    [Fact]
+    public void ContextCreatedThroughTheMount_StateJsonShowsItAtOnce()
+    {
+        using var m = StartWithDemo();
+        Assert.DoesNotContain("\"beta\"", m.Ok("cat state.json"));   // cached: pages and attributes
+        m.Ok("mkdir beta");
+        Assert.Contains("\"beta\"", m.Ok("cat state.json"));
+        m.Ok("rmdir beta");
+        Assert.DoesNotContain("\"beta\"", m.Ok("cat state.json"));
+    }
+
+    [Fact]
+    public void ChangesInTheStoreByOthers_ShowThroughTheMountWithinOneSecond()
+    {
+        using var m = StartWithDemo();
+        m.Ok("echo mine > demo/summary.md && echo x > demo/notes.txt");
+        // Prime every cache: names, attributes, pages.
+        m.Ok("ls -lR . >/dev/null && cat demo/summary.md demo/notes.txt demo/transcript.jsonl >/dev/null");
+
+        string summary = Ctx(m, "summary.md");
+        File.WriteAllText(summary + ".tmp.1", "theirs\n");
+        File.Move(summary + ".tmp.1", summary, overwrite: true);   // chibi's atomic replace
+        File.WriteAllText(Ctx(m, "notes.txt"), "changed in place\n");
+        Directory.CreateDirectory(m.StorePath("contexts", "other"));
+        var line = """{"id":"7b1c8d8e-4a4c-4a8e-9c1e-1d2f3a4b5c6d","timestamp":1,"from":"them","to":"demo","content":"by chibi","entry_type":"message"}""";
+        File.AppendAllText(Ctx(m, "transcript", "active.jsonl"), line + "\n");
+
+        var o = Python(m, """
+            start = time.monotonic()
+            seen = {}
+            while time.monotonic() - start < 3 and len(seen) < 4:
+                t = round(time.monotonic() - start, 3)
+                if 'summary' not in seen and open('demo/summary.md').read() == 'theirs\n': seen['summary'] = t
+                if 'notes' not in seen and open('demo/notes.txt').read() == 'changed in place\n': seen['notes'] = t
+                if 'context' not in seen and 'other' in os.listdir('.'): seen['context'] = t
+                if 'entry' not in seen and b'by chibi' in open('demo/transcript.jsonl', 'rb').read(): seen['entry'] = t
+                time.sleep(0.02)
+            print(json.dumps(seen))
+            """);
+
+        foreach (string what in new[] { "summary", "notes", "context", "entry" })
+        {
+            Assert.True(o.TryGetProperty(what, out var t), $"{what}: never seen through the mount ({o})");
+            Assert.True(t.GetDouble() <= 1.2, $"{what}: seen after {t.GetDouble()} s ({o})");
+        }
+    }
+}
