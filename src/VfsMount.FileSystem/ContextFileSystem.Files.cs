@@ -36,7 +36,10 @@ public sealed partial class ContextFileSystem
                     if (exclusive) return Errno.EEXIST;
                     if ((flags & OpenFlags.Truncate) != 0 && writing) return Refuse(node, path, Errno.EPERM, "logs cannot be truncated");
                     handle = new LogHandle(LogTargetOf(node), (flags & OpenFlags.Append) != 0, UserNames.Of(caller.Uid), _refusals, Limits.MaxLineBytes);
-                    directIo = true;   // reads must always see the latest appends
+                    // transcript.jsonl's bytes never change once written: a reader may use the page
+                    // cache (the kernel drops it when the size changes). Writers and the other logs
+                    // (the inbox shrinks in place) go past it.
+                    directIo = writing || node.Kind != NodeKind.TranscriptLog;
                     break;
                 case NodeKind.Document:
                     if (exclusive && FileStatus.Lstat(node.StorePath!, out _) == 0) return Errno.EEXIST;
@@ -81,8 +84,9 @@ public sealed partial class ContextFileSystem
             }
             ulong id = (ulong)Interlocked.Increment(ref _nextHandle);
             _handles[id] = handle;
-            // A read-only document keeps the pages of its node: each commit is a new node.
-            result = new OpenResult(id, directIo, KeepCache: handle is DocumentReader);
+            // A read-only document keeps the pages of its node (each commit is a new node), and so
+            // does a transcript reader (its bytes never change).
+            result = new OpenResult(id, directIo, KeepCache: handle is DocumentReader || !directIo && node.Kind == NodeKind.TranscriptLog);
             return 0;
         }
         catch (Exception e)
