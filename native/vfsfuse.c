@@ -488,7 +488,7 @@ int32_t vfs_add_dirent(void *dir_ctx, const char *name, int64_t next_off, const 
     } else {
         struct stat st;
         memset(&st, 0, sizeof st);
-        st.st_ino = entry->ino;
+        st.st_ino = entry->attr.ino; /* never 0: glibc's readdir skips such entries as deleted */
         st.st_mode = kind_to_type(entry->attr.kind);
         n = fuse_add_direntry(d->req, d->buf + d->used, left, name, &st, next_off);
     }

@@ -188,8 +188,9 @@ typedef struct vfs_ops {
 VFS_EXPORT int32_t vfs_abi_version(void);
 
 /* Adds one directory entry during a readdir callback: its name, the offset
- * at which the listing continues after it, and its node (entry->ino and
- * entry->attr.kind are used by plain readdir; all of it by readdirplus).
+ * at which the listing continues after it, and its node (entry->attr.ino,
+ * the d_ino, never 0, and entry->attr.kind are used by plain readdir; all of
+ * it by readdirplus, where entry->ino 0 means "no node": nothing counted).
  * Returns 0 when added, 1 when the reply buffer is full (nothing added:
  * stop, and do not count a lookup for it). */
 VFS_EXPORT int32_t vfs_add_dirent(void *dir_ctx, const char *name, int64_t next_off, const vfs_entry *entry);

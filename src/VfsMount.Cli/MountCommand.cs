@@ -56,6 +56,7 @@ internal static class MountCommand
         var view = new ContextFileSystem(store, log);
         using var host = new FuseHost(view, mountPoint, new FuseHostOptions { MountOptions = mountOptions });
         view.ContentChanged += host.InvalidatePath;   // before close(2) returns: no reader sees old bytes after a commit
+        using var watch = view.WatchStore();          // and others' changes in the store at once
         if (host.Mount(out string? error) != 0)
         {
             Console.Error.WriteLine($"vfsmount: cannot mount {mountPoint}: {error}");

@@ -35,6 +35,12 @@ public sealed partial class ContextFileSystem : IFileSystem
     /// <summary>Raised with a mount path whose committed content changed (the host drops kernel caches).</summary>
     public event Action<string>? ContentChanged;
 
+    /// <summary>
+    /// Raises <see cref="ContentChanged"/> also for changes other programs make in the store,
+    /// until disposed (SPEC §2.6: they show at once, not only after the cache timeout).
+    /// </summary>
+    public IDisposable WatchStore() => new StoreWatcher(_store, path => ContentChanged?.Invoke(path));
+
     public int GetAttr(string path, ulong? handle, out FileAttr attr)
     {
         attr = default;

@@ -70,7 +70,7 @@ internal sealed class NodeTable
         {
             if (!_byKey.TryGetValue(key, out var node))
             {
-                node = new Node(++_lastId, key, attr.Kind, parent, name);
+                node = new Node(++_lastId, key, attr.Kind, parent, name) { IsLog = attr.IsLog };
                 _byKey[key] = node;
                 _byId[node.Id] = node;
             }
@@ -218,6 +218,9 @@ internal sealed class Node(ulong id, NodeKey key, FileKind kind, Node? parent, s
 
     /// <summary>Fixed at creation: the kernel fails a node whose type changes.</summary>
     public FileKind Kind { get; } = kind;
+
+    /// <summary>A log: appended to, never replaced.</summary>
+    public bool IsLog { get; init; }
 
     /// <summary>Where it was last seen; Parent null once that name is gone.</summary>
     public Node? Parent = parent;

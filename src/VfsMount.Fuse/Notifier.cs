@@ -74,6 +74,7 @@ internal sealed class Notifier : IDisposable
     {
         if (FindNode(path) is not var (parent, node)) return;   // the kernel caches nothing for it
         InvalInode(node.Id);
+        if (node.IsLog) return;   // a log keeps its node whatever is appended: its name is still right
         if (entryNow) InvalEntry(parent, node.Name);
         else if (!_entries.IsAddingCompleted) _entries.Add((parent, node.Name));
     }
