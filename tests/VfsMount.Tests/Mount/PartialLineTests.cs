@@ -135,6 +135,8 @@ public sealed class PartialLineTests
         Assert.True(LogView.WaitFor(() => LogView.QuarantineFiles(m).Length > 0, TimeSpan.FromSeconds(5)), "nothing quarantined");
         var kept = Assert.Single(LogView.QuarantineFiles(m));
         Assert.Equal("{\"content\": \"broken\n", File.ReadAllText(kept));
+        // The daemon's log reaches the test through a pipe, a moment after the quarantine file.
+        Assert.True(LogView.WaitFor(() => LogView.Refusals(m, "c/transcript.jsonl").Length > 0, TimeSpan.FromSeconds(5)), "no refusal logged");
         Assert.Contains("EINVAL", Assert.Single(LogView.Refusals(m, "c/transcript.jsonl")));
         Assert.Equal(after, m.Ok("cat c/transcript.jsonl"));
     }
