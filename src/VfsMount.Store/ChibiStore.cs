@@ -115,6 +115,7 @@ public sealed class ChibiStore
         if (entries > 1) throw new StoreException(39, $"context \"{name}\" has {entries - 1} entries beyond its anchor");
         if (entries == 1 && !SoleEntryIsAnchor(transcript, manifest))
             throw new StoreException(39, $"context \"{name}\" has an entry beyond its anchor (it has no context_created anchor)");
+        HoldPoint.Hit("remove-context-counted", ContextDir(name));
         Directory.Delete(ContextDir(name), recursive: true);
         _transcripts.TryRemove(name, out _);
         _inboxes.TryRemove(name, out _);

@@ -29,6 +29,7 @@ public static class LineAppender
             CrashPoint.Hit("append-mid-write");
         }
         errno = file.WriteAll(payload);
+        if (!mend) errno = HoldPoint.Hit("text-log-after-write", path, errno);
         if (errno == 0)
         {
             CrashPoint.Hit("append-before-fsync");

@@ -25,7 +25,9 @@ public sealed partial class TranscriptLog
     public long Measure(out FileStatus? active)
     {
         RefuseLinkedOut();
-        long length = CurrentLayout().ArchivedBytes + ActiveLength(out active);
+        long archived = CurrentLayout().ArchivedBytes;
+        HoldPoint.Hit("transcript-measure-after-layout", Directory);
+        long length = archived + ActiveLength(out active);
         if (active is not null) return length;
         using var held = SettledLock();
         return held is null ? length : CurrentLayout().ArchivedBytes + ActiveLength(out active);
@@ -60,6 +62,7 @@ public sealed partial class TranscriptLog
         var layout = CurrentLayout();
         int total = ReadArchived(layout, buffer, offset);
         if (total == buffer.Length) return total;
+        HoldPoint.Hit("transcript-read-after-archived", Directory);
         long activeOffset = offset + total - layout.ArchivedBytes;
         return total + ReadActive(buffer[total..], activeOffset, out rotated, out absent);
     }

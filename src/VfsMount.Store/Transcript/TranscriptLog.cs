@@ -77,6 +77,7 @@ public sealed partial class TranscriptLog
         // instead of failing after the lines are in (the writer would retry and append them twice).
         var policy = CachedPolicy();
         var (before, inode) = LineAppender.Append(ActivePath, payload, _quarantine, _context);
+        HoldPoint.Hit("transcript-append-durable", Directory);
         var stats = ActiveStatsAfter(before, inode, entries, policy);
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateAfterAppend();
