@@ -33,6 +33,8 @@ public static partial class StoreCheck
         }
 
         StrayTemps(store.Root, Found);
+        foreach (var trash in store.Trash())
+            Found($"removed context {trash} is still in the trash", () => { Directory.Delete(trash, recursive: true); return true; });
         foreach (var name in store.ListContexts())
         {
             string dir = store.ContextDir(name);
