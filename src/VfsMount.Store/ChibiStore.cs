@@ -55,6 +55,8 @@ public sealed class ChibiStore
     public InboxLog Inbox(string context) =>
         _inboxes.GetOrAdd(context, c => new InboxLog(ContextDir(c), c, Quarantine));
 
+    public TextLog TextLog(string context) => new(ContextDir(context), context);
+
     /// <summary>As chibi: the directory, a context_created anchor, a state.json record.</summary>
     public void CreateContext(string name)
     {
@@ -122,7 +124,7 @@ public sealed class ChibiStore
     {
         if (!ContextExists(name)) throw new StoreException(2, $"no context \"{name}\"");
         if (IsHeldByChibi(name)) throw new StoreException(16, $"chibi holds context \"{name}\"");
-        string trash = Path.Combine(ContextsDir, $"{TrashPrefix}{name}.{Guid.NewGuid():N}");
+        string trash = Path.Combine(ContextsDir, TrashPrefix + Guid.NewGuid().ToString("N"));
         using (LockLogs(name))
         {
             RefuseEntriesBeyondAnchor(name, Transcript(name));
@@ -143,7 +145,8 @@ public sealed class ChibiStore
 
     /// <summary>
     /// Prefix of a removed context on its way out: not a valid context name (chibi and the view
-    /// skip it), in contexts/ itself so the rename never crosses a filesystem.
+    /// skip it), in contexts/ itself so the rename never crosses a filesystem; without the
+    /// context's name, which may already use all of NAME_MAX.
     /// </summary>
     public const string TrashPrefix = ".vfsmount-trash-";
 

@@ -206,7 +206,7 @@ public sealed class RaceTests : IDisposable
         string md = Path.Combine(_dir.ContextDir("c"), "transcript.md");
 
         using var hold = HoldPoint.Arm("text-log-after-write", _dir.Root, failWith: 5);   // EIO after the write
-        var append = Attempt(() => LineAppender.Append(md, Encoding.UTF8.GetBytes("mine\n"), null, "c", mend: false));
+        var append = Attempt(() => _dir.Open().TextLog("c").Append(Encoding.UTF8.GetBytes("mine\n")));
         Assert.True(hold.WaitReached(Reach), "the append never wrote");
         File.AppendAllText(md, "chibi's line\n");   // chibi appends to transcript.md without a lock
         hold.Release();
