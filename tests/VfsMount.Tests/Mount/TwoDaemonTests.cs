@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using VfsMount.Tests.Reliability;
+using Xunit.Abstractions;
 
 namespace VfsMount.Tests.Mount;
 
@@ -12,7 +13,7 @@ namespace VfsMount.Tests.Mount;
 /// the second daemon's mount-time recovery beside the first one's open handles.
 /// </summary>
 [Collection("Mount")]
-public sealed class TwoDaemonTests
+public sealed class TwoDaemonTests(ITestOutputHelper output)
 {
     private const string Args = "--partition-max-entries 5";
     private const int LinesEach = 150;
@@ -25,15 +26,49 @@ public sealed class TwoDaemonTests
         a.Ok("mkdir ctx");
         WaitUntil(() => b.Sh("test -d ctx").Exit == 0, "b never saw the context a made");
 
+        // A tail -f of its own on b: the size it is told never shrinks, and the bytes it read
+        // once stay those bytes, while the other daemon rotates active.jsonl away under it.
+        string done = Path.Combine(a.Root, "done"), seenPath = Path.Combine(a.Root, "seen");
+        using var tail = CrashSupport.Python(b, $$"""
+            fd = os.open(os.path.join(MNT, 'ctx', 'transcript.jsonl'), os.O_RDONLY)
+            seen, shrank, changed, checks = b'', [], [], 0
+            while True:
+                last = os.path.exists('{{done}}')
+                size = os.fstat(fd).st_size
+                checks += 1
+                if size < len(seen):
+                    shrank.append((len(seen), size))
+                seen += os.pread(fd, 1 << 16, len(seen))
+                # Again, a full window just behind the end: the bytes of the newest partition or active.jsonl.
+                at = max(0, len(seen) - 400)
+                again = os.pread(fd, 200, at)
+                if again != seen[at:at + 200]:
+                    changed.append(at)
+                if last:
+                    break
+            open('{{seenPath}}', 'wb').write(seen)
+            print(json.dumps({'shrank': shrank[:5], 'changed': changed[:5], 'checks': checks}))
+            """);
         string Loop(string who) => $"for i in $(seq {LinesEach}); do echo \"{{\\\"content\\\":\\\"{who}-$i\\\"}}\" >> ctx/transcript.jsonl; done";
         var writerA = Task.Run(() => a.Ok(Loop("a"), timeoutSeconds: 180));
         var writerB = Task.Run(() => b.Ok(Loop("b"), timeoutSeconds: 180));
         await Task.WhenAll(writerA, writerB).WaitAsync(TimeSpan.FromSeconds(200));
+        File.WriteAllText(done, "");
+        Assert.True(tail.Exited(TimeSpan.FromSeconds(60)), "the tail never finished");
+        using (var report = JsonDocument.Parse(tail.Out))
+        {
+            Assert.True(report.RootElement.GetProperty("shrank").GetArrayLength() == 0, $"transcript.jsonl shrank under a reader of the other daemon: {tail.Out}");
+            Assert.True(report.RootElement.GetProperty("changed").GetArrayLength() == 0, $"bytes read again at an offset differed: {tail.Out}");
+            Assert.True(report.RootElement.GetProperty("checks").GetInt32() > 10, tail.Out);
+            output.WriteLine($"tail on the second daemon: {tail.Out.Trim()}");
+        }
 
         // Both views read the same bytes: every line exactly once, whole, each writer's in its order.
         string throughA = a.Ok("cat ctx/transcript.jsonl"), throughB = b.Ok("cat ctx/transcript.jsonl");
         Assert.Equal(throughA, throughB);
         Assert.Equal(throughA, Encoding.UTF8.GetString(LogView.StoreTranscript(a, "ctx")));
+        string seen = File.ReadAllText(seenPath);
+        Assert.True(throughA.StartsWith(seen, StringComparison.Ordinal), "bytes the tail read once are not the transcript's bytes at those offsets");
         var contents = throughA.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("content").GetString()!).ToList();
         Assert.Equal("Context created", contents[0]);
@@ -70,6 +105,7 @@ public sealed class TwoDaemonTests
             writer.Ok($"echo 'round {round}' > ctx/summary.md");
             var clock = Stopwatch.StartNew();
             WaitUntil(() => reader.Sh("cat ctx/summary.md").Out == text, $"round {round}: the other daemon never served the commit");
+            output.WriteLine($"round {round}: served by the other daemon after {clock.Elapsed.TotalMilliseconds:F0} ms");
             // The poll itself runs cat through bash: allow its own cost on a loaded machine on top of the second.
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1.5), $"round {round}: visible only after {clock.Elapsed.TotalMilliseconds:F0} ms");
         }
