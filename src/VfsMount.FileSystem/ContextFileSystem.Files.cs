@@ -99,7 +99,7 @@ public sealed partial class ContextFileSystem
     {
         NodeKind.TranscriptLog => new TranscriptTarget(_store, node.Context!),
         NodeKind.InboxLog => new InboxTarget(_store, node.Context!),
-        _ => new PlainLogTarget(node.StorePath!, node.Context!, PathMap.TextLogName),
+        _ => new PlainLogTarget(_store, node.StorePath!, node.Context!, PathMap.TextLogName),
     };
 
     private static int ScratchFlags(OpenFlags flags)

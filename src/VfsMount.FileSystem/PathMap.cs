@@ -66,7 +66,7 @@ public sealed class PathMap(ChibiStore store)
 
     /// <summary>Lock files, chibi's and the mount's temp files, the dirty marker.</summary>
     public static bool IsInternal(string name) =>
-        name is ".lock" or ".inbox.lock" or ".transcript.lock" or ".dirty"
+        name is ".lock" or ".inbox.lock" or ".transcript.lock" or ".dirty" or TextLog.LockName
         || name.StartsWith(AtomicFile.TempPrefix, StringComparison.Ordinal)
         || StoreCheck.ChibiTempName().IsMatch(name);
 }

@@ -55,14 +55,17 @@ public sealed class ChibiStore
     public InboxLog Inbox(string context) =>
         _inboxes.GetOrAdd(context, c => new InboxLog(ContextDir(c), c, Quarantine));
 
+    public TextLog TextLog(string context) => new(ContextDir(context), context);
+
     /// <summary>As chibi: the directory, a context_created anchor, a state.json record.</summary>
     public void CreateContext(string name)
     {
         int errno = ContextName.Check(name);
         if (errno != 0) throw new StoreException(errno, $"invalid context name \"{name}\"");
-        string dir = ContextDir(name);
-        if (FileStatus.Lstat(dir, out _) == 0) throw new StoreException(17, $"context \"{name}\" exists");
-        Directory.CreateDirectory(dir);
+        // mkdir(2) itself decides between two creators of one name: exactly one gets the directory (and writes the anchor).
+        int made = PathOps.Mkdir(ContextDir(name), 0x1FF);
+        if (made == 17) throw new StoreException(17, $"context \"{name}\" exists");
+        if (made != 0) throw new PosixException(made, $"mkdir {ContextDir(name)}");
         long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var anchor = new JsonObject
         {
@@ -81,17 +84,25 @@ public sealed class ChibiStore
         });
     }
 
-    /// <summary>EEXIST when the target exists, EBUSY while chibi holds the context's lock.</summary>
+    /// <summary>
+    /// EEXIST when the target exists, EBUSY while chibi holds the context's lock. The directory
+    /// moves under the transcript and inbox locks, so no append is between its write and its
+    /// fsync when it moves (it would fail after its line was durable, and its writer's retry
+    /// would append it twice); an append waiting for a lock meanwhile fails with ENOENT.
+    /// </summary>
     public void RenameContext(string from, string to)
     {
         int errno = ContextName.Check(to);
         if (errno != 0) throw new StoreException(errno, $"invalid context name \"{to}\"");
         if (!ContextExists(from)) throw new StoreException(2, $"no context \"{from}\"");
-        if (FileStatus.Lstat(ContextDir(to), out _) == 0) throw new StoreException(17, $"context \"{to}\" exists");
         if (IsHeldByChibi(from)) throw new StoreException(16, $"chibi holds context \"{from}\" (.lock is fresh)");
-        Directory.Move(ContextDir(from), ContextDir(to));
-        _transcripts.TryRemove(from, out _);
-        _inboxes.TryRemove(from, out _);
+        using (LockLogs(from))
+        {
+            errno = PathOps.Rename(ContextDir(from), ContextDir(to), PathOps.RenameNoReplace);
+            if (errno is 17 or 39) throw new StoreException(17, $"context \"{to}\" exists");
+            if (errno != 0) throw new PosixException(errno, $"rename {ContextDir(from)}");
+            Forget(from);
+        }
         PosixFile.SyncDirectory(ContextsDir);
         StateFile.Update(StatePath, state =>
         {
@@ -102,28 +113,93 @@ public sealed class ChibiStore
         });
     }
 
-    /// <summary>Removes a context whose transcript holds nothing beyond its anchor (else ENOTEMPTY).</summary>
+    /// <summary>
+    /// Removes a context whose transcript holds nothing beyond its anchor (else ENOTEMPTY). The
+    /// entries are counted under the transcript and inbox locks, and the directory leaves
+    /// contexts/ under them, by one rename to a trash name: an append acknowledged by anyone is
+    /// never deleted, and a crash leaves the context whole or in the trash, never half-deleted
+    /// (recovery empties the trash).
+    /// </summary>
     public void RemoveContext(string name)
     {
         if (!ContextExists(name)) throw new StoreException(2, $"no context \"{name}\"");
         if (IsHeldByChibi(name)) throw new StoreException(16, $"chibi holds context \"{name}\"");
+        string trash = Path.Combine(ContextsDir, TrashPrefix + Guid.NewGuid().ToString("N"));
+        using (LockLogs(name))
+        {
+            RefuseEntriesBeyondAnchor(name, Transcript(name));
+            HoldPoint.Hit("remove-context-counted", ContextDir(name));
+            int errno = PathOps.Rename(ContextDir(name), trash, PathOps.RenameNoReplace);
+            if (errno != 0) throw new PosixException(errno, $"rename {ContextDir(name)} to the trash");
+            Forget(name);
+        }
+        PosixFile.SyncDirectory(ContextsDir);
+        CrashPoint.Hit("rmdir-after-trash");
+        Directory.Delete(trash, recursive: true);
+        StateFile.Update(StatePath, state =>
+        {
+            int i = StateFile.IndexOf(state, name);
+            if (i >= 0) ((JsonArray)state["contexts"]!).RemoveAt(i);
+        });
+    }
+
+    /// <summary>
+    /// Prefix of a removed context on its way out: not a valid context name (chibi and the view
+    /// skip it), in contexts/ itself so the rename never crosses a filesystem; without the
+    /// context's name, which may already use all of NAME_MAX.
+    /// </summary>
+    public const string TrashPrefix = ".vfsmount-trash-";
+
+    /// <summary>Removed contexts a crash left in the trash: their removal was decided (and checked) already.</summary>
+    public IEnumerable<string> Trash() =>
+        Directory.EnumerateDirectories(ContextsDir, TrashPrefix + "*");
+
+    /// <summary>The context's transcript lock, then its inbox lock (always in this order), as chibi's appends take them.</summary>
+    private Locks LockLogs(string name)
+    {
         var transcript = Transcript(name);
+        // A context made by another program may lack transcript/: made here (never the context itself) so its lock exists.
+        int errno = PathOps.Mkdir(transcript.Directory, 0x1FF);
+        if (errno is not (0 or 17)) throw new PosixException(errno, $"mkdir {transcript.Directory}");
+        var held = FileLock.Acquire(transcript.LockPath);
+        try
+        {
+            return new Locks(held, FileLock.Acquire(Inbox(name).LockPath));
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class Locks(FileLock transcript, FileLock inbox) : IDisposable
+    {
+        public void Dispose()
+        {
+            inbox.Dispose();
+            transcript.Dispose();
+        }
+    }
+
+    private void Forget(string name)
+    {
+        _transcripts.TryRemove(name, out _);
+        _inboxes.TryRemove(name, out _);
+    }
+
+    /// <summary>ENOTEMPTY unless the transcript holds at most its context_created anchor; the caller holds the transcript lock.</summary>
+    private static void RefuseEntriesBeyondAnchor(string name, TranscriptLog transcript)
+    {
         var manifest = Manifest.Load(transcript.ManifestPath);
+        if (transcript.Orphans(manifest).Count > 0)
+            throw new StoreException(39, $"context \"{name}\" has partitions its manifest misses");
         long entries = manifest is null ? 0 : Manifest.Partitions(manifest).Sum(p => p.EntryCount);
         if (File.Exists(transcript.ActivePath))
             entries += PartitionStats.Scan(transcript.ActivePath, RotationPolicy.Default).Entries;
         if (entries > 1) throw new StoreException(39, $"context \"{name}\" has {entries - 1} entries beyond its anchor");
         if (entries == 1 && !SoleEntryIsAnchor(transcript, manifest))
             throw new StoreException(39, $"context \"{name}\" has an entry beyond its anchor (it has no context_created anchor)");
-        Directory.Delete(ContextDir(name), recursive: true);
-        _transcripts.TryRemove(name, out _);
-        _inboxes.TryRemove(name, out _);
-        PosixFile.SyncDirectory(ContextsDir);
-        StateFile.Update(StatePath, state =>
-        {
-            int i = StateFile.IndexOf(state, name);
-            if (i >= 0) ((JsonArray)state["contexts"]!).RemoveAt(i);
-        });
     }
 
     /// <summary>Whether the one entry of a transcript is a context_created anchor (a context made by hand may have none).</summary>

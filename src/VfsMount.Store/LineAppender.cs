@@ -3,8 +3,9 @@ using VfsMount.Store.Posix;
 namespace VfsMount.Store;
 
 /// <summary>
-/// The one append used by every locked log: mend a torn tail, write, fsync — or leave the file
-/// exactly as it was. The caller holds the log's lock.
+/// The one append used by every log chibi locks: mend a torn tail, write, fsync — or leave the
+/// file exactly as it was, which is safe only because every writer takes that lock (the caller
+/// holds it). transcript.md, appended without chibi's lock, has <see cref="TextLog"/>.
 /// </summary>
 public static class LineAppender
 {
@@ -13,14 +14,12 @@ public static class LineAppender
     /// (ENOSPC …) the file is cut back to its size before the call and the errno is thrown.
     /// Returns the file's size before the append (after mending) and its inode.
     /// </summary>
-    /// <param name="mend">false for files others append to without a lock (transcript.md): a missing
-    /// '\n' there may be a writer at work, not a crash.</param>
-    public static (long Before, ulong Inode) Append(string path, ReadOnlySpan<byte> payload, Quarantine? quarantine, string context, bool mend = true)
+    public static (long Before, ulong Inode) Append(string path, ReadOnlySpan<byte> payload, Quarantine quarantine, string context)
     {
         using var file = PosixFile.OpenOrThrow(path, PosixFile.ReadWrite | PosixFile.Append | PosixFile.Create | PosixFile.NoFollow);
         int statErrno = file.Status(out var st);
         if (statErrno != 0) throw new PosixException(statErrno, path);
-        long before = mend ? MendTornTail(file, st.Size, path, quarantine!, context) : st.Size;
+        long before = MendTornTail(file, st.Size, path, quarantine, context);
         CrashPoint.Hit("append-before-write");
         int errno;
         if (CrashPoint.IsArmed("append-mid-write") && payload.Length > 1)

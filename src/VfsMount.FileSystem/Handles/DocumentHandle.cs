@@ -52,10 +52,22 @@ internal sealed class DocumentHandle : Handle
         _maxBytes = maxBytes;
         _committed = committed;
         _refuse = refuse;
-        _stagePath = AtomicFile.NewTempPath(target);
         bool exists = FileStatus.Lstat(target, out var st) == 0 && st.IsRegular;
-        if (exists && !truncate) File.Copy(target, _stagePath);
-        _stage = PosixFile.OpenOrThrow(_stagePath, PosixFile.ReadWrite | PosixFile.Create | PosixFile.NoFollow, 0x1A4);
+        _stage = AtomicFile.CreateHeldTemp(target, out _stagePath);   // held while this handle lives: recovery leaves it alone
+        try
+        {
+            if (exists && !truncate)
+            {
+                using var current = PosixFile.OpenOrThrow(target, PosixFile.ReadOnly | PosixFile.NoFollow);
+                AtomicFile.CopyInto(current, _stage, _stagePath);
+            }
+        }
+        catch
+        {
+            _stage.Dispose();
+            File.Delete(_stagePath);
+            throw;
+        }
         _dirty = !exists || (truncate && st.Size > 0);
         _onlyTruncatedAtOpen = _dirty;
     }
@@ -110,18 +122,19 @@ internal sealed class DocumentHandle : Handle
     private int Restage()
     {
         if (!_stageIsCommitted) return 0;
-        string fresh = AtomicFile.NewTempPath(_target);
+        var copy = AtomicFile.CreateHeldTemp(_target, out string fresh);
         try
         {
-            File.Copy($"/proc/self/fd/{_stage.Descriptor}", fresh);   // the file this handle committed, wherever it is now
+            AtomicFile.CopyInto(_stage, copy, fresh);   // the file this handle committed, wherever it is now
         }
         catch (IOException e)
         {
+            copy.Dispose();
             File.Delete(fresh);
             return StageFailed(StoreException.ErrnoOf(e));
         }
         _stage.Dispose();
-        _stage = PosixFile.OpenOrThrow(fresh, PosixFile.ReadWrite | PosixFile.NoFollow);
+        _stage = copy;
         _stagePath = fresh;
         _stageIsCommitted = false;
         return 0;

@@ -36,9 +36,10 @@ internal sealed class TranscriptTarget(ChibiStore store, string context) : LogTa
 }
 
 /// <summary>inbox.jsonl and transcript.md: plain files of the context directory.</summary>
-internal class PlainLogTarget(string path, string context, string fileName) : LogTarget(context, fileName)
+internal class PlainLogTarget(ChibiStore store, string path, string context, string fileName) : LogTarget(context, fileName)
 {
     protected string Path { get; } = path;
+    protected ChibiStore Store { get; } = store;
 
     public override long Length => FileStatus.Lstat(Path, out var st) == 0 ? st.Size : 0;
 
@@ -60,16 +61,12 @@ internal class PlainLogTarget(string path, string context, string fileName) : Lo
         return new CompletedEntry(line.ToArray(), now, 0, false);
     }
 
-    /// <summary>
-    /// chibi appends to transcript.md without a lock, and so do we: the kernel lets one O_APPEND
-    /// write through to one file at a time, so whole lines from different writers never interleave.
-    /// </summary>
-    public override void Append(IReadOnlyList<CompletedEntry> entries) =>
-        LineAppender.Append(Path, CompletedEntry.Lines(entries), quarantine: null, Context, mend: false);
+    /// <summary>transcript.md: chibi appends without a lock, the mount under one of its own, never cut back (<see cref="TextLog"/>).</summary>
+    public override void Append(IReadOnlyList<CompletedEntry> entries) => Store.TextLog(Context).Append(CompletedEntry.Lines(entries));
 }
 
-internal sealed class InboxTarget(ChibiStore store, string context) : PlainLogTarget(store.Inbox(context).Path, context, PathMap.InboxName)
+internal sealed class InboxTarget(ChibiStore store, string context) : PlainLogTarget(store, store.Inbox(context).Path, context, PathMap.InboxName)
 {
     public override CompletedEntry Complete(ReadOnlySpan<byte> line, string from, ulong now) => EntryCompleter.Inbox(line, Context, from, now);
-    public override void Append(IReadOnlyList<CompletedEntry> entries) => store.Inbox(Context).Append(entries);
+    public override void Append(IReadOnlyList<CompletedEntry> entries) => Store.Inbox(Context).Append(entries);
 }

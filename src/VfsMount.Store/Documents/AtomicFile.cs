@@ -17,14 +17,11 @@ public static class AtomicFile
 
     public static void Write(string target, ReadOnlySpan<byte> content)
     {
-        string temp = NewTempPath(target);
+        using var file = CreateHeldTemp(target, out string temp);
         try
         {
-            using (var file = PosixFile.OpenOrThrow(temp, PosixFile.WriteOnly | PosixFile.Create | PosixFile.Exclusive, 0x1A4))
-            {
-                Check(file.WriteAll(content), temp);
-                Check(file.Sync(), temp);
-            }
+            Check(file.WriteAll(content), temp);
+            Check(file.Sync(), temp);
             CrashPoint.Hit("document-before-rename");
             Commit(temp, target);
         }
@@ -33,6 +30,47 @@ public static class AtomicFile
             File.Delete(temp);
             throw;
         }
+    }
+
+    /// <summary>
+    /// A new, empty temp file beside target, opened read-write with a shared flock held on it
+    /// for as long as it stays open: the mark of a live writer. Recovery (`check --repair`, a
+    /// second daemon mounting) deletes only temp files it can lock exclusively, so it never
+    /// deletes a staged copy or commit a daemon is using, however long it has been idle.
+    /// Shared, not exclusive: .NET's own file opens take LOCK_SH too (its FileShare emulation)
+    /// and must still be able to read the file.
+    /// </summary>
+    public static PosixFile CreateHeldTemp(string target, out string path)
+    {
+        while (true)
+        {
+            path = NewTempPath(target);
+            var file = PosixFile.OpenOrThrow(path, PosixFile.ReadWrite | PosixFile.Create | PosixFile.Exclusive | PosixFile.NoFollow, 0x1A4);
+            // Between create and flock the file is unheld: recovery may delete it. Then try a new one.
+            if (file.Lock(exclusive: false) == 0 && file.Status(out var held) == 0
+                && FileStatus.Lstat(path, out var now) == 0 && now.Inode == held.Inode)
+                return file;
+            file.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Copies the content and permission bits of source (an open file) into the open, empty
+    /// file at path, which keeps its inode and its lock (File.Copy would replace both).
+    /// </summary>
+    public static void CopyInto(PosixFile source, PosixFile file, string path)
+    {
+        Check(source.Status(out var st), path);
+        var buffer = new byte[(int)Math.Min(1 << 20, Math.Max(st.Size, 1))];
+        for (long at = 0; ; )
+        {
+            long n = source.ReadAt(buffer, at);
+            if (n < 0) Check((int)-n, path);
+            if (n <= 0) break;
+            Check(file.WriteAllAt(buffer.AsSpan(0, (int)n), at), path);
+            at += n;
+        }
+        Check(PathOps.Chmod(path, st.Permissions), path);
     }
 
     /// <summary>Renames an fsync'd temp file over the target and makes the rename durable.</summary>

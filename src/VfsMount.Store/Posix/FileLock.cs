@@ -12,12 +12,20 @@ public sealed class FileLock : IDisposable
 
     /// <summary>
     /// Blocks until the lock is held. A lock file planted as a symlink is not followed (ELOOP):
-    /// opening it O_CREAT would create or lock a file outside the store (SPEC §3).
+    /// opening it O_CREAT would create or lock a file outside the store (SPEC §3). O_CREAT
+    /// creates only the file, never its directory: a removed context stays removed (ENOENT).
     /// </summary>
+    /// <remarks>
+    /// chibi never deletes a lock file, but a context's rmdir or rename moves it away with its
+    /// directory, under this lock. A waiter that gets the lock afterwards holds the lock of a
+    /// context that is gone from this path, so it is ENOENT: whatever it meant to do there
+    /// must not happen in a directory someone else now owns, or be recreated (issue 10).
+    /// </remarks>
     public static FileLock Acquire(string lockPath)
     {
         var file = PosixFile.OpenOrThrow(lockPath, PosixFile.ReadWrite | PosixFile.Create | PosixFile.NoFollow, 0x1A4);
         int errno = file.Lock(exclusive: true);
+        if (errno == 0) errno = StillAt(file, lockPath);
         if (errno != 0)
         {
             file.Dispose();
@@ -26,11 +34,19 @@ public sealed class FileLock : IDisposable
         return new FileLock(file);
     }
 
+    /// <summary>0 when the locked file is still the one at lockPath, else ENOENT (moved away or removed meanwhile).</summary>
+    private static int StillAt(PosixFile file, string lockPath)
+    {
+        int errno = file.Status(out var held);
+        if (errno != 0) return errno;
+        return FileStatus.Lstat(lockPath, out var now) == 0 && now.Inode == held.Inode ? 0 : 2;
+    }
+
     /// <summary>Null when someone else holds it.</summary>
     public static FileLock? TryAcquire(string lockPath)
     {
         var file = PosixFile.OpenOrThrow(lockPath, PosixFile.ReadWrite | PosixFile.Create | PosixFile.NoFollow, 0x1A4);
-        if (file.Lock(exclusive: true, nonBlocking: true) == 0) return new FileLock(file);
+        if (file.Lock(exclusive: true, nonBlocking: true) == 0 && StillAt(file, lockPath) == 0) return new FileLock(file);
         file.Dispose();
         return null;
     }

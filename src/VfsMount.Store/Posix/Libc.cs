@@ -15,6 +15,7 @@ internal static partial class Libc
     public const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
     public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100;
     public const int EINTR = 4;
+    public const int EOPNOTSUPP = 95;   // the same on every Linux architecture
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags, int mode);
@@ -36,6 +37,11 @@ internal static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
     public static partial int FTruncate(int fd, long length);
+
+    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    public static partial int Fallocate(int fd, int mode, long offset, long length);
+
+    public const int FALLOC_FL_KEEP_SIZE = 1;
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     public static partial int Flock(int fd, int operation);

@@ -111,6 +111,9 @@ public sealed class PosixFile : IDisposable
 
     public int SetLength(long length) => Retry(() => Libc.FTruncate(_fd, length));
 
+    /// <summary>fallocate(2) with FALLOC_FL_KEEP_SIZE: blocks for a later write, the size unchanged. Returns 0 or errno (EOPNOTSUPP where unsupported).</summary>
+    public int Reserve(long offset, long length) => Retry(() => Libc.Fallocate(_fd, Libc.FALLOC_FL_KEEP_SIZE, offset, length));
+
     /// <summary>flock(2); blocking unless nonBlocking. Returns 0 or errno (EWOULDBLOCK when busy).</summary>
     public int Lock(bool exclusive, bool nonBlocking = false) =>
         Retry(() => Libc.Flock(_fd, (exclusive ? Libc.LOCK_EX : Libc.LOCK_SH) | (nonBlocking ? Libc.LOCK_NB : 0)));

@@ -16,7 +16,7 @@ public static partial class StoreCheck
     [GeneratedRegex(@"\.tmp\.\d+$")]
     public static partial Regex ChibiTempName();
 
-    /// <summary>Temp files younger than this may belong to a writer at work right now.</summary>
+    /// <summary>chibi's temp files younger than this may belong to a chibi at work right now (chibi marks them no other way).</summary>
     private static readonly TimeSpan TempGrace = TimeSpan.FromSeconds(60);
 
     /// <summary>Returns one line per problem found; with repair, the problems it could not mend.</summary>
@@ -33,6 +33,8 @@ public static partial class StoreCheck
         }
 
         StrayTemps(store.Root, Found);
+        foreach (var trash in store.Trash())
+            Found($"removed context {trash} is still in the trash", () => { Directory.Delete(trash, recursive: true); return true; });
         foreach (var name in store.ListContexts())
         {
             string dir = store.ContextDir(name);
@@ -75,11 +77,22 @@ public static partial class StoreCheck
                     found($"{name}: manifest says {p.EntryCount} entries in {p.File}, the file has {entries}", null);
             }
         }
-        if (Directory.Exists(log.PartitionsDir))
-            foreach (var bloom in Directory.GetFiles(log.PartitionsDir, "*.bloom"))
-                if (!File.Exists(Path.ChangeExtension(bloom, ".jsonl")))
-                    found($"{name}: bloom file {Path.GetFileName(bloom)} has no partition", () => { File.Delete(bloom); return true; });
+        CheckBlooms(log, name, found);
         CheckTornTail(store, name, log.ActivePath, log.LockPath, found);
+    }
+
+    /// <summary>
+    /// Bloom files without their partition. Looked for under the transcript lock: a rotation
+    /// (ours, chibi's, another daemon's) writes its bloom file before it renames active.jsonl
+    /// to the partition, and that bloom file is not an orphan.
+    /// </summary>
+    private static void CheckBlooms(TranscriptLog log, string name, Action<string, Func<bool>?> found)
+    {
+        if (!Directory.Exists(log.PartitionsDir)) return;
+        using var held = FileLock.Acquire(log.LockPath);
+        foreach (var bloom in Directory.GetFiles(log.PartitionsDir, "*.bloom"))
+            if (!File.Exists(Path.ChangeExtension(bloom, ".jsonl")))
+                found($"{name}: bloom file {Path.GetFileName(bloom)} has no partition", () => { File.Delete(bloom); return true; });
     }
 
     private static void CheckTornTail(ChibiStore store, string name, string path, string lockPath, Action<string, Func<bool>?> found)
@@ -92,7 +105,9 @@ public static partial class StoreCheck
             return;
         }
         using var held = FileLock.Acquire(lockPath);
-        using var file = PosixFile.OpenOrThrow(path, PosixFile.ReadWrite | PosixFile.NoFollow);
+        // Gone by the time the lock is ours (a rotation renamed active.jsonl): nothing to mend.
+        if (PosixFile.Open(path, PosixFile.ReadWrite | PosixFile.NoFollow, 0, out var opened) == 2) return;
+        using var file = opened ?? throw new PosixException(5, path);
         long size = file.Length();
         if (size == 0) return;
         Span<byte> last = stackalloc byte[1];
@@ -104,15 +119,55 @@ public static partial class StoreCheck
         });
     }
 
+    /// <summary>
+    /// The mount's temp files are deleted when no live writer holds their lock (see
+    /// <see cref="AtomicFile.CreateHeldTemp"/>), whatever their age; chibi's, which carry no
+    /// mark, only once older than the grace.
+    /// </summary>
     private static void StrayTemps(string dir, Action<string, Func<bool>?> found)
     {
         foreach (var path in Directory.EnumerateFiles(dir))
         {
             string file = Path.GetFileName(path);
-            bool ours = file.StartsWith(AtomicFile.TempPrefix, StringComparison.Ordinal);
-            if (!ours && !ChibiTempName().IsMatch(file)) continue;
-            if (DateTime.UtcNow - File.GetLastWriteTimeUtc(path) < TempGrace) continue;
-            found($"stray temp file {path}", () => { File.Delete(path); return true; });
+            if (file.StartsWith(AtomicFile.TempPrefix, StringComparison.Ordinal))
+            {
+                if (IsHeld(path)) continue;
+                found($"stray temp file {path}", () => DeleteUnheld(path));
+            }
+            else if (ChibiTempName().IsMatch(file) && DateTime.UtcNow - File.GetLastWriteTimeUtc(path) >= TempGrace)
+                found($"stray temp file {path}", () => { File.Delete(path); return true; });
         }
+    }
+
+    /// <summary>Whether a live writer (this process or another) holds the temp file's lock; a non-regular file is never opened.</summary>
+    private static bool IsHeld(string path)
+    {
+        if (FileStatus.Lstat(path, out var st) != 0 || !st.IsRegular) return false;
+        using var probe = LockUnheld(path);
+        return probe is null;
+    }
+
+    /// <summary>The temp file opened with an exclusive flock, or null while someone holds it (or it is gone).</summary>
+    private static PosixFile? LockUnheld(string path)
+    {
+        if (PosixFile.Open(path, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var file) != 0) return null;
+        if (file!.Lock(exclusive: true, nonBlocking: true) == 0) return file;
+        file.Dispose();
+        return null;
+    }
+
+    /// <summary>Deletes the temp file while holding its lock, so no writer can be starting to use it meanwhile.</summary>
+    private static bool DeleteUnheld(string path)
+    {
+        if (FileStatus.Lstat(path, out var st) != 0) return true;
+        if (!st.IsRegular)
+        {
+            File.Delete(path);
+            return true;
+        }
+        using var held = LockUnheld(path);
+        if (held is null) return FileStatus.Lstat(path, out _) != 0;   // a writer took it since, or it is gone
+        File.Delete(path);
+        return true;
     }
 }

@@ -12,56 +12,74 @@ public sealed partial class TranscriptLog
 
     private volatile Layout? _layout;
 
+    /// <summary>Optimistic tries before a reader settles the answer under the transcript lock.</summary>
+    private const int OptimisticTries = 8;
+
     /// <summary>Bytes of the whole transcript: all partitions, then the active one.</summary>
-    /// <remarks>
-    /// Without active.jsonl the answer is taken again under the transcript lock: a rotation
-    /// (ours or chibi's, both under that lock) renames active.jsonl before it replaces the
-    /// manifest, and in between the moved bytes are in neither — the size would shrink, and
-    /// `tail -f` would take that for a truncation and print the file again.
-    /// </remarks>
     public long Length => Measure(out _);
 
     /// <summary>The whole transcript's length, and active.jsonl's status (null when absent) for getattr.</summary>
+    /// <remarks>
+    /// A sequence lock with the manifest as its counter: the layout (archived bytes) is read,
+    /// then active.jsonl, then the manifest again, and the answer stands only if the manifest
+    /// did not change in between. A rotation (ours or chibi's, under the transcript lock)
+    /// replaces the manifest before anyone can append to a new active.jsonl, so a size read
+    /// against a layout still current is the size at one instant: it never shrinks, and
+    /// `tail -f` never takes a rotation for a truncation. Without active.jsonl (inside a
+    /// rotation, its bytes in neither place for a moment) or after repeated changes, the
+    /// answer is taken under the transcript lock.
+    /// </remarks>
     public long Measure(out FileStatus? active)
     {
         RefuseLinkedOut();
-        long length = CurrentLayout().ArchivedBytes + ActiveLength(out active);
-        if (active is not null) return length;
+        for (int attempt = 0; attempt < OptimisticTries; attempt++)
+        {
+            var layout = CurrentLayout();
+            HoldPoint.Hit("transcript-measure-after-layout", Directory);
+            long length = layout.ArchivedBytes + ActiveLength(out active);
+            if (active is null) break;
+            if (IsCurrent(layout)) return length;
+        }
         using var held = SettledLock();
-        return held is null ? length : CurrentLayout().ArchivedBytes + ActiveLength(out active);
+        return CurrentLayout().ArchivedBytes + ActiveLength(out active);
     }
 
-    /// <summary>The transcript lock, for a reader that met active.jsonl absent; null without a transcript directory.</summary>
+    /// <summary>The transcript lock, for a reader that could not get a settled answer; null without a transcript directory.</summary>
     private FileLock? SettledLock() => System.IO.Directory.Exists(Directory) ? FileLock.Acquire(LockPath) : null;
 
     /// <summary>
     /// Reads the transcript's bytes at offset into buffer; fewer than asked only at the end.
     /// Partitions are found by binary search on their start offsets, never by scanning files.
     /// </summary>
+    /// <remarks>
+    /// The same sequence lock as <see cref="Measure"/>: bytes read from active.jsonl count only
+    /// if the layout they were placed by is still current afterwards, since after a rotation
+    /// and the next append active.jsonl is a new file at the same offsets. So every byte
+    /// returned is the byte at that offset forever.
+    /// </remarks>
     public int Read(Span<byte> buffer, long offset)
     {
         RefuseLinkedOut();
-        for (int attempt = 0; ; attempt++)
+        for (int attempt = 0; attempt < OptimisticTries; attempt++)
         {
-            int n = ReadOnce(buffer, offset, out bool rotated, out bool absent);
-            // A rotation between reading the layout and the active file moves the active bytes
-            // into a partition: read again against the new layout, never return a short read.
-            if (rotated && attempt < 3) continue;
-            if (!absent) return n;
-            // No active.jsonl: maybe inside a rotation (see Length); the lock gives the settled bytes.
-            using var held = SettledLock();
-            return held is null ? n : ReadOnce(buffer, offset, out _, out _);
+            var layout = CurrentLayout();
+            int n = ReadOnce(layout, buffer, offset, out bool readActive, out bool absent);
+            if (absent) break;
+            if (!readActive || IsCurrent(layout)) return n;   // archived partitions never change
         }
+        using var held = SettledLock();
+        return ReadOnce(CurrentLayout(), buffer, offset, out _, out _);
     }
 
-    private int ReadOnce(Span<byte> buffer, long offset, out bool rotated, out bool absent)
+    private int ReadOnce(Layout layout, Span<byte> buffer, long offset, out bool readActive, out bool absent)
     {
-        rotated = absent = false;
-        var layout = CurrentLayout();
+        readActive = absent = false;
         int total = ReadArchived(layout, buffer, offset);
         if (total == buffer.Length) return total;
+        HoldPoint.Hit("transcript-read-after-archived", Directory);
         long activeOffset = offset + total - layout.ArchivedBytes;
-        return total + ReadActive(buffer[total..], activeOffset, out rotated, out absent);
+        readActive = true;
+        return total + ReadActive(buffer[total..], activeOffset, out absent);
     }
 
     private int ReadArchived(Layout layout, Span<byte> buffer, long offset)
@@ -88,9 +106,9 @@ public sealed partial class TranscriptLog
         return total;
     }
 
-    private int ReadActive(Span<byte> buffer, long offset, out bool rotated, out bool absent)
+    private int ReadActive(Span<byte> buffer, long offset, out bool absent)
     {
-        rotated = absent = false;
+        absent = false;
         if (offset < 0) return 0;
         int errno = PosixFile.Open(ActivePath, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var file);
         absent = errno == 2;
@@ -100,7 +118,6 @@ public sealed partial class TranscriptLog
         {
             long n = file!.ReadAt(buffer, offset);
             if (n < 0) throw new PosixException((int)-n, ActivePath);
-            if (n < buffer.Length && IsStale(_layout, out _)) rotated = true;
             return (int)n;
         }
     }
@@ -127,8 +144,18 @@ public sealed partial class TranscriptLog
     private bool IsStale(Layout? layout, out FileStatus manifest)
     {
         FileStatus.Lstat(ManifestPath, out manifest);
-        return layout is null || manifest != layout.Manifest;
+        return layout is null || !SameVersion(manifest, layout.Manifest);
     }
+
+    /// <summary>The sequence lock's check: the manifest the layout was built from is still the one in place.</summary>
+    private bool IsCurrent(Layout layout) => !IsStale(layout, out _);
+
+    /// <summary>
+    /// One version of the manifest (it is only ever replaced by rename, or edited in place):
+    /// inode, size and change times, not the access time that reading it moves.
+    /// </summary>
+    private static bool SameVersion(in FileStatus a, in FileStatus b) =>
+        a.Inode == b.Inode && a.Size == b.Size && a.ModifyNs == b.ModifyNs && a.ChangeNs == b.ChangeNs;
 
     private Layout CurrentLayout()
     {

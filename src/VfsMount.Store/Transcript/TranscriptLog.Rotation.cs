@@ -29,6 +29,7 @@ public sealed partial class TranscriptLog
         string file = $"partitions/{stem}.jsonl";
         string? bloom = policy.BloomFilters ? $"partitions/{stem}.bloom" : null;
         if (bloom is not null) AtomicFile.Write(Path.Combine(Directory, bloom), BloomFilter.Build(contents).ToJson());
+        HoldPoint.Hit("rotation-after-bloom", Directory);
 
         File.Move(ActivePath, Path.Combine(Directory, file));
         CrashPoint.Hit("rotation-after-rename");

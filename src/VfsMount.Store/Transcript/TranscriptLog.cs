@@ -69,7 +69,11 @@ public sealed partial class TranscriptLog
         RefuseLinkedOut();
         if (!_directoryReady)
         {
-            System.IO.Directory.CreateDirectory(Directory);   // a context made by another program may lack it
+            // A context made by another program may lack transcript/. mkdir(2) of that one level:
+            // a context removed or renamed meanwhile is ENOENT here, never made again without its anchor.
+            int errno = PathOps.Mkdir(Directory, 0x1FF);
+            if (errno == 2) throw new StoreException(2, $"context \"{_context}\" was removed or renamed");
+            if (errno is not (0 or 17)) throw new PosixException(errno, $"mkdir {Directory}");
             _directoryReady = true;
         }
         using var held = FileLock.Acquire(LockPath);
@@ -77,6 +81,7 @@ public sealed partial class TranscriptLog
         // instead of failing after the lines are in (the writer would retry and append them twice).
         var policy = CachedPolicy();
         var (before, inode) = LineAppender.Append(ActivePath, payload, _quarantine, _context);
+        HoldPoint.Hit("transcript-append-durable", Directory);
         var stats = ActiveStatsAfter(before, inode, entries, policy);
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateAfterAppend();

@@ -14,6 +14,7 @@ public sealed class MountedStore : IDisposable
     private static readonly TimeSpan MountTimeout = TimeSpan.FromSeconds(30);
     private readonly StringBuilder _log = new();
     private Process? _daemon;
+    private readonly bool _ownsRoot = true;
 
     private MountedStore(string root)
     {
@@ -22,6 +23,34 @@ public sealed class MountedStore : IDisposable
         Mnt = Path.Combine(root, "mnt");
         Directory.CreateDirectory(Store);
         Directory.CreateDirectory(Mnt);
+    }
+
+    private MountedStore(MountedStore first, string mnt)
+    {
+        Root = first.Root;
+        Store = first.Store;
+        Mnt = mnt;
+        _ownsRoot = false;
+        Directory.CreateDirectory(Mnt);
+    }
+
+    /// <summary>
+    /// A second daemon on this store, at a mount point of its own: two machines on one shared
+    /// store. It unmounts on dispose but leaves the temp directory to the first.
+    /// </summary>
+    public MountedStore SecondDaemon(string extraArgs = "")
+    {
+        var second = new MountedStore(this, Path.Combine(Root, "mnt2"));
+        try
+        {
+            second.Mount(extraArgs);
+            return second;
+        }
+        catch
+        {
+            second.Dispose();
+            throw;
+        }
     }
 
     public string Root { get; }
@@ -153,15 +182,18 @@ public sealed class MountedStore : IDisposable
         {
             Unmount();
             _daemon?.Dispose();
-            // A test may have put the store on a small tmpfs (full-disk tests): it goes with the rest.
-            if (IsMountPoint(Store)) Shell.Run("umount", ["-l", Store], "/", 20);
-            try
+            if (_ownsRoot)   // a second daemon leaves the store and the temp directory to the first
             {
-                Directory.Delete(Root, recursive: true);
-            }
-            catch (IOException)
-            {
-                // still busy: leave the temp directory rather than fail the test here
+                // A test may have put the store on a small tmpfs (full-disk tests): it goes with the rest.
+                if (IsMountPoint(Store)) Shell.Run("umount", ["-l", Store], "/", 20);
+                try
+                {
+                    Directory.Delete(Root, recursive: true);
+                }
+                catch (IOException)
+                {
+                    // still busy: leave the temp directory rather than fail the test here
+                }
             }
         }
     }

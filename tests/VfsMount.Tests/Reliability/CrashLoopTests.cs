@@ -46,6 +46,7 @@ public sealed class CrashLoopTests(ITestOutputHelper output)
                 for (int k = 0; k < TranscriptWriters; k++)
                     writers.Add(CrashSupport.Python(m, TranscriptWriter($"w{k}-c{cycle}", hold: k % 2 == 0, random.Next(), Path.Combine(records, $"w{k}-c{cycle}"))));
                 writers.Add(CrashSupport.Python(m, DocumentWriter(cycle * 1_000_000L, Path.Combine(records, $"doc-c{cycle}"))));
+                writers.Add(CrashSupport.Python(m, ContextChurn($"churn{cycle}")));
                 Thread.Sleep(random.Next(300, 2500));
                 m.Crash();   // kill -9, then a lazy unmount of what it leaves
             }
@@ -95,9 +96,21 @@ public sealed class CrashLoopTests(ITestOutputHelper output)
         Assert.True(version >= versions.Max(), $"summary.md is version {version}, older than the acknowledged {versions.Max()} {why}");
         Assert.DoesNotContain(".vfsmount-tmp-", m.Ok("ls -A ctx ctx/transcript ctx/transcript/partitions"), StringComparison.Ordinal);
 
+        // Contexts killed in the middle of mkdir or rmdir: each one left is whole (its anchor), none half-deleted.
+        Assert.Empty(Directory.GetDirectories(m.StorePath("contexts"), ".vfsmount-trash-*"));
+        var churned = m.Ok("ls").Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(n => n.StartsWith("churn", StringComparison.Ordinal)).ToList();
+        output.WriteLine($"{churned.Count} churned contexts left after the kills");
+        foreach (var name in churned)
+        {
+            var anchor = CrashSupport.TranscriptContents(m, name);
+            Assert.True(anchor.SequenceEqual(["Context created"]) || anchor.Count == 0, $"{name}: {string.Join(",", anchor)} {why}");
+            m.Ok($"rmdir {name}");
+        }
+
         Assert.Equal(0, m.Terminate());
-        // Staging and temp files of commits the kills interrupted go once they are old enough.
-        CrashSupport.AgeTempsThenRecover(m, Args);
+        // Staging and temp files of commits the kills interrupted, and contexts killed in the middle of
+        // their rmdir, are gone after one more recovery: nothing of a dead daemon is held.
+        CrashSupport.RecoverRemovesDeadTemps(m, Args);
         CrashSupport.AssertCheckConsistent(m);
     }
 
@@ -129,6 +142,19 @@ public sealed class CrashLoopTests(ITestOutputHelper output)
                 if not hold:
                     os.close(f)
                 i += len(names)
+        except OSError as e:
+            print('error after', i, errno.errorcode.get(e.errno, e.errno))
+        """;
+
+    /// <summary>Creates and removes contexts PREFIX-i, one after another, so kills land inside mkdir and rmdir (the trash rename).</summary>
+    private static string ContextChurn(string prefix) => $$"""
+        i = 0
+        try:
+            while True:
+                path = os.path.join(MNT, '{{prefix}}-%d' % i)
+                os.mkdir(path)
+                os.rmdir(path)
+                i += 1
         except OSError as e:
             print('error after', i, errno.errorcode.get(e.errno, e.errno))
         """;

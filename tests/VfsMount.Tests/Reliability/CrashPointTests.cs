@@ -151,9 +151,10 @@ public sealed class CrashPointTests
             Assert.NotEqual(0, m.Sh($"cat 'ctx/{Path.GetFileName(temp)}'").Exit);
         string[] all = ["Context created", .. Before];
         AssertTranscript(m, all);
-        // Young temp files may be a writer's at work: check leaves them and reports nothing; once old, recovery removes them.
+        // The dead daemon's staged copy was unheld from its death on: the mount's recovery removed it at once.
+        Assert.Empty(CrashSupport.MountTemps(m));
         AssertStillAppendsThenConsistent(m, all);
-        CrashSupport.AgeTempsThenRecover(m);
+        CrashSupport.RecoverRemovesDeadTemps(m);
         CrashSupport.AssertCheckConsistent(m);
         Assert.Equal(shown, File.ReadAllText(m.StorePath("contexts", "ctx", "summary.md")));
     }
@@ -211,5 +212,26 @@ public sealed class CrashPointTests
         CrashSupport.AssertExactlyOnce(contents, before);
         CrashSupport.AssertNoTornFileInStore(m, "ctx");
         AssertStillAppendsThenConsistent(m, [.. before, .. rest]);
+    }
+
+    [Fact]
+    public void RmdirAfterTrash_DaemonDiesBeforeTheTrashIsDeleted_ContextGoneTrashEmptiedAtMount()
+    {
+        using var m = Armed("rmdir-after-trash", prepare: s => s.Ok("mkdir gone"));
+        var rmdir = m.Sh("rmdir gone", timeoutSeconds: 30);
+        Assert.NotEqual(0, rmdir.Exit);
+        CrashSupport.AssertDiedAtCrashPoint(m);
+        // Dead between the rename and the delete: out of contexts/ whole, in the trash, never half there.
+        Assert.False(Directory.Exists(m.StorePath("contexts", "gone")));
+        string trash = Assert.Single(Directory.GetDirectories(m.StorePath("contexts"), ".vfsmount-trash-*"));
+        Assert.True(File.Exists(Path.Combine(trash, "transcript", "active.jsonl")), "the trash holds the context whole");
+
+        Recover(m);
+        Assert.Empty(Directory.GetDirectories(m.StorePath("contexts"), ".vfsmount-trash-*"));
+        Assert.DoesNotContain("gone", m.Ok("ls"), StringComparison.Ordinal);
+        Assert.NotEqual(0, m.Sh("ls gone").Exit);
+        m.Ok("mkdir gone");   // the name is free again, with its own anchor
+        Assert.Equal(["Context created"], CrashSupport.TranscriptContents(m, "gone"));
+        AssertStillAppendsThenConsistent(m, ["Context created", .. Before]);
     }
 }

@@ -97,15 +97,16 @@ internal static class CrashSupport
         Directory.GetFiles(m.Store, ".vfsmount-tmp-*", SearchOption.AllDirectories);
 
     /// <summary>
-    /// Temp files a crash left are removed by recovery once they are old enough not to belong to a
-    /// writer at work (60 s): make them that old, mount (recovery runs), unmount cleanly, and see them gone.
+    /// Temp and staging files a crash left are removed by the next recovery, whatever their age:
+    /// the dead daemon no longer holds their locks. Mount (recovery runs), unmount cleanly, and
+    /// see them gone, and no removed context left in the trash.
     /// </summary>
-    public static void AgeTempsThenRecover(MountedStore m, string args = "")
+    public static void RecoverRemovesDeadTemps(MountedStore m, string args = "")
     {
-        foreach (var t in MountTemps(m)) File.SetLastWriteTimeUtc(t, DateTime.UtcNow.AddMinutes(-5));
         m.Mount(args);
         Assert.Equal(0, m.Terminate());
         Assert.Empty(MountTemps(m));
+        Assert.Empty(Directory.GetDirectories(m.StorePath("contexts"), ".vfsmount-trash-*"));
     }
 
     /// <summary>The daemon ended on its own at the armed crash point: _exit(70).</summary>
