@@ -77,9 +77,26 @@ public sealed partial class TranscriptLog
         // instead of failing after the lines are in (the writer would retry and append them twice).
         var policy = CachedPolicy();
         var (before, inode) = LineAppender.Append(ActivePath, payload, _quarantine, _context);
+        MarkDirty();
         var stats = ActiveStatsAfter(before, inode, entries, policy);
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateAfterAppend();
+    }
+
+    /// <summary>
+    /// chibi's window must be rebuilt to include what was appended. The lines are durable
+    /// already: a failure here is logged, never turned into a failed append the writer would retry.
+    /// </summary>
+    private void MarkDirty()
+    {
+        try
+        {
+            DirtyMarker.Mark(ContextDir);
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"vfsmount: {_context}: could not mark the context dirty for chibi: {e.Message}");
+        }
     }
 
     /// <summary>
