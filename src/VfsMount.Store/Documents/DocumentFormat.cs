@@ -96,9 +96,11 @@ public static class DocumentValidator
         if (line.Length > 0) ValidateLine(line, ++number);
     }
 
-    private static void ValidateLine(MemoryStream line, int number)
+    private static void ValidateLine(MemoryStream line, int number) => ValidateLine(line.GetBuffer().AsSpan(0, (int)line.Length), number);
+
+    /// <summary>One line of context.jsonl (without its '\n'): empty, or one JSON object. Throws EINVAL naming the line.</summary>
+    internal static void ValidateLine(ReadOnlySpan<byte> bytes, int number)
     {
-        var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
         if (bytes.Length > 0 && bytes[^1] == (byte)'\r') bytes = bytes[..^1];
         if (bytes.IsEmpty) return;
         JsonValueKind kind;

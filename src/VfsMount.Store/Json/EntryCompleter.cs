@@ -193,7 +193,7 @@ public static class EntryCompleter
 
     private static StoreException Invalid(string reason) => new(22, reason);
 
-    private static string FirstSentence(string message)
+    internal static string FirstSentence(string message)
     {
         int dot = message.IndexOf(". ", StringComparison.Ordinal);
         return dot > 0 ? message[..dot] : message;
