@@ -300,8 +300,9 @@ static int op_unlink(const char *path)
 
 static int op_mkdir(const char *path, mode_t mode)
 {
-    struct vfs_session *s = current();
-    return s->ops.mkdir ? s->ops.mkdir(s->state, path, mode & 07777) : -ENOSYS;
+    struct fuse_context *cx = fuse_get_context();
+    struct vfs_session *s = cx->private_data;
+    return s->ops.mkdir ? s->ops.mkdir(s->state, path, mode & 07777, cx->uid, cx->gid, cx->pid) : -ENOSYS;
 }
 
 static int op_rmdir(const char *path)

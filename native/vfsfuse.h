@@ -33,7 +33,7 @@ extern "C" {
 #define VFS_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; C# checks it at load. */
-#define VFS_ABI_VERSION 1
+#define VFS_ABI_VERSION 2
 
 /* vfs_attr.kind and the `kind` of vfs_fill_dir. */
 #define VFS_KIND_DIR 0u
@@ -128,7 +128,7 @@ typedef struct vfs_ops {
     int32_t (*fsync)(void *state, uint64_t fh, int32_t datasync);
     int32_t (*truncate)(void *state, const char *path, int64_t size, uint64_t fh, int32_t has_fh);
     int32_t (*unlink)(void *state, const char *path);
-    int32_t (*mkdir)(void *state, const char *path, uint32_t mode);
+    int32_t (*mkdir)(void *state, const char *path, uint32_t mode, uint32_t uid, uint32_t gid, int32_t pid);
     int32_t (*rmdir)(void *state, const char *path);
     int32_t (*rename)(void *state, const char *from, const char *to, uint32_t flags);
     int32_t (*symlink)(void *state, const char *target, const char *linkpath);

@@ -27,6 +27,7 @@ public sealed partial class ContextFileSystem
             {
                 case NodeKind.Root:
                 case NodeKind.Context:
+                case NodeKind.VfsDirectory:
                     return writing ? Errno.EISDIR : Errno.EPERM;
                 case NodeKind.Invalid:
                     return create ? Refuse(node, path, Errno.EPERM, "only contexts and state.json live at the top") : Errno.ENOENT;
@@ -41,7 +42,7 @@ public sealed partial class ContextFileSystem
                 case NodeKind.Document:
                     if (exclusive && FileStatus.Lstat(node.StorePath!, out _) == 0) return Errno.EEXIST;
                     // state.json is always listed: while chibi has not written it, it reads as empty.
-                    bool missingState = node.Context is null && FileStatus.Lstat(node.StorePath!, out _) != 0;
+                    bool missingState = node.StorePath == _store.StatePath && FileStatus.Lstat(node.StorePath!, out _) != 0;
                     if (!writing)
                     {
                         if (missingState)
@@ -62,7 +63,7 @@ public sealed partial class ContextFileSystem
                     // is opened for writing as if created (SPEC: open(O_CREAT) must not fail on it).
                     handle = new DocumentHandle(node.StorePath!, node.Format, (flags & OpenFlags.Truncate) != 0,
                         (flags & OpenFlags.Append) != 0, Limits.MaxDocumentBytes, _commits, Changed,
-                        (target, e, reason, content) => _refusals.Refuse(node.Context ?? "", Path.GetFileName(target), e, reason, content));
+                        (target, e, reason, content) => _refusals.Refuse(node.Label, Path.GetFileName(target), e, reason, content));
                     directIo = true;   // the staged copy is this handle's alone: keep it out of the shared page cache
                     break;
                 case NodeKind.ReadOnly:
@@ -171,7 +172,7 @@ public sealed partial class ContextFileSystem
                 {
                     // truncate(2) by name: a staged copy of its own, committed at once.
                     var doc = new DocumentHandle(node.StorePath!, node.Format, truncate: false, append: false, Limits.MaxDocumentBytes, _commits, Changed,
-                        (target, e, reason, content) => _refusals.Refuse(node.Context ?? "", Path.GetFileName(target), e, reason, content));
+                        (target, e, reason, content) => _refusals.Refuse(node.Label, Path.GetFileName(target), e, reason, content));
                     try
                     {
                         errno = doc.Truncate(size);
@@ -210,5 +211,5 @@ public sealed partial class ContextFileSystem
     }
 
     private int Refuse(Node node, string path, int errno, string reason) =>
-        _refusals.Refuse(node.Context ?? "", Path.GetFileName(path), errno, reason);
+        _refusals.Refuse(node.Label, Path.GetFileName(path), errno, reason);
 }

@@ -15,7 +15,7 @@ public sealed partial class ContextFileSystem
             NodeKind.Hidden => Refuse(node, path, Errno.EPERM, "internal files of the store cannot be removed"),
             NodeKind.TranscriptLog or NodeKind.InboxLog or NodeKind.TextLog => Refuse(node, path, Errno.EPERM, "logs cannot be removed"),
             NodeKind.ReadOnly => Refuse(node, path, Errno.EROFS, "transcript/ is read-only"),
-            NodeKind.Root or NodeKind.Context => Errno.EISDIR,
+            NodeKind.Root or NodeKind.Context or NodeKind.VfsDirectory => Errno.EISDIR,
             NodeKind.Invalid => Errno.ENOENT,
             _ when Reachable(node) is var errno and not 0 => errno,
             NodeKind.Document => RemoveDocument(node.StorePath!),
@@ -41,16 +41,17 @@ public sealed partial class ContextFileSystem
         return errno != 0 ? errno : PosixFile.SyncDirectory(Path.GetDirectoryName(storePath)!);
     }
 
-    public int Mkdir(string path, uint mode) => Guard(path, () =>
+    public int Mkdir(string path, uint mode, Caller caller) => Guard(path, () =>
     {
         var node = _paths.Resolve(path);
         switch (node.Kind)
         {
             case NodeKind.Context:
             case NodeKind.Invalid when path.Count(c => c == '/') == 1:
-                _store.CreateContext(Path.GetFileName(path));   // EINVAL / ENAMETOOLONG / EEXIST from the store
+                _store.CreateContext(Path.GetFileName(path), WorkingDirectoryOf(caller));   // EINVAL / ENAMETOOLONG / EEXIST from the store
                 return 0;
             case NodeKind.Scratch:
+            case NodeKind.Document when node.Vfs:   // .vfs/: directories are ordinary
                 return Reachable(node) is var errno and not 0 ? errno : PathOps.Mkdir(node.StorePath!, mode);
             case NodeKind.ReadOnly:
                 return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
@@ -72,6 +73,7 @@ public sealed partial class ContextFileSystem
                 _store.RemoveContext(node.Context!);   // ENOTEMPTY when the transcript has entries beyond its anchor
                 return 0;
             case NodeKind.Scratch:
+            case NodeKind.VfsDirectory when node.StorePath != _store.VfsDir:
                 return PathOps.Rmdir(node.StorePath!);
             case NodeKind.ReadOnly:
                 return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
@@ -81,6 +83,20 @@ public sealed partial class ContextFileSystem
                 return Errno.ENOTDIR;
         }
     });
+
+    /// <summary>The calling process's working directory, null when it cannot be read (gone, or another user's).</summary>
+    private static string? WorkingDirectoryOf(Caller caller)
+    {
+        if (caller.Pid <= 0) return null;
+        try
+        {
+            return new FileInfo($"/proc/{caller.Pid}/cwd").LinkTarget;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Anything a user put in the context beyond chibi's own files.</summary>
     private static bool HasScratch(string contextDir) =>
@@ -102,6 +118,13 @@ public sealed partial class ContextFileSystem
             _store.RenameContext(source.Context!, target.Context!);   // EEXIST / EBUSY from the store
             return 0;
         }
+        if (source.Kind == NodeKind.VfsDirectory || target.Kind == NodeKind.VfsDirectory)
+        {
+            // Directories of .vfs/ move within it, as natively; .vfs/ itself stays.
+            if (!source.Vfs || !target.Vfs || source.StorePath == _store.VfsDir || target.StorePath == _store.VfsDir || Reachable(target) is not 0) return Errno.EPERM;
+            errno = PathOps.Rename(source.StorePath!, target.StorePath!, (uint)flags);
+            return errno != 0 ? errno : SyncParents(source.StorePath!, target.StorePath!);
+        }
         if (source.IsLog || target.IsLog) return Refuse(source.IsLog ? source : target, source.IsLog ? from : to, Errno.EPERM, "logs cannot be renamed or replaced");
         if (source.Kind == NodeKind.ReadOnly || target.Kind == NodeKind.ReadOnly) return Refuse(source, from, Errno.EROFS, "transcript/ is read-only");
         if (target.Kind is NodeKind.Invalid or NodeKind.Root) return Errno.EPERM;
@@ -114,7 +137,7 @@ public sealed partial class ContextFileSystem
             if (FileStatus.Lstat(source.StorePath!, out var st) != 0) return Errno.ENOENT;
             if (!st.IsRegular) return Errno.EINVAL;
             if (st.Size > Limits.MaxDocumentBytes)
-                return _refusals.Refuse(target.Context ?? "", Path.GetFileName(to), Errno.EFBIG, $"document over its limit of {Limits.MaxDocumentBytes} bytes");
+                return _refusals.Refuse(target.Label, Path.GetFileName(to), Errno.EFBIG, $"document over its limit of {Limits.MaxDocumentBytes} bytes");
             if ((flags & RenameFlags.NoReplace) != 0 && FileStatus.Lstat(target.StorePath!, out _) == 0) return Errno.EEXIST;
             try
             {
@@ -122,7 +145,7 @@ public sealed partial class ContextFileSystem
             }
             catch (StoreException e)
             {
-                return _refusals.Refuse(target.Context ?? "", Path.GetFileName(to), e.Errno, e.Message);
+                return _refusals.Refuse(target.Label, Path.GetFileName(to), e.Errno, e.Message);
             }
             using (var file = PosixFile.OpenOrThrow(source.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow)) file.Sync();
             lock (_commits.LockOf(target.StorePath!))
@@ -194,6 +217,7 @@ public sealed partial class ContextFileSystem
             NodeKind.Scratch when FileStatus.Lstat(node.StorePath!, out var st) == 0 && !st.IsSymlink
                 => PathOps.Chmod(node.StorePath!, mode & 0xFFF),
             NodeKind.Scratch => Errno.EOPNOTSUPP,
+            NodeKind.VfsDirectory => PathOps.Chmod(node.StorePath!, mode & 0xFFF),
             NodeKind.ReadOnly => Errno.EROFS,
             _ => Errno.EPERM,
         };
@@ -224,7 +248,7 @@ public sealed partial class ContextFileSystem
         return node.Kind switch
         {
             NodeKind.Document => OnDocumentAndStages(node.StorePath!, p => PathOps.SetTimes(p, accessNs, modifyNs)),
-            NodeKind.Scratch or NodeKind.Context => PathOps.SetTimes(node.StorePath!, accessNs, modifyNs),
+            NodeKind.Scratch or NodeKind.Context or NodeKind.VfsDirectory => PathOps.SetTimes(node.StorePath!, accessNs, modifyNs),
             NodeKind.ReadOnly => Errno.EROFS,
             _ => 0,   // logs and the root keep their times; `touch` on them is harmless
         };

@@ -321,8 +321,8 @@ internal static unsafe class FuseCallbacks
         OnPath(state, pathPtr, "unlink", static (fs, path) => fs.Unlink(path));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int Mkdir(void* state, byte* pathPtr, uint mode) =>
-        OnPath(state, pathPtr, "mkdir", (fs, path) => fs.Mkdir(path, mode));
+    private static int Mkdir(void* state, byte* pathPtr, uint mode, uint uid, uint gid, int pid) =>
+        OnPath(state, pathPtr, "mkdir", (fs, path) => fs.Mkdir(path, mode, new Caller(uid, gid, pid)));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Rmdir(void* state, byte* pathPtr) =>

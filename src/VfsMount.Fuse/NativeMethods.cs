@@ -12,7 +12,7 @@ internal static unsafe partial class NativeMethods
     private const string Library = "vfsfuse";
 
     /// <summary>Must equal VFS_ABI_VERSION in native/vfsfuse.h.</summary>
-    internal const int AbiVersion = 1;
+    internal const int AbiVersion = 2;
 
     internal const uint KindDir = 0, KindReg = 1, KindSymlink = 2;
     internal const uint OAccMode = 3, OAppend = 4, OTrunc = 8, OCreat = 16, OExcl = 32;
@@ -104,7 +104,7 @@ internal unsafe struct VfsOps
     public delegate* unmanaged[Cdecl]<void*, ulong, int, int> Fsync;
     public delegate* unmanaged[Cdecl]<void*, byte*, long, ulong, int, int> Truncate;
     public delegate* unmanaged[Cdecl]<void*, byte*, int> Unlink;
-    public delegate* unmanaged[Cdecl]<void*, byte*, uint, int> Mkdir;
+    public delegate* unmanaged[Cdecl]<void*, byte*, uint, uint, uint, int, int> Mkdir;
     public delegate* unmanaged[Cdecl]<void*, byte*, int> Rmdir;
     public delegate* unmanaged[Cdecl]<void*, byte*, byte*, uint, int> Rename;
     public delegate* unmanaged[Cdecl]<void*, byte*, byte*, int> Symlink;

@@ -35,6 +35,11 @@ public sealed class ChibiStore
     public Quarantine Quarantine { get; }
     public string ContextsDir => Path.Combine(Root, "contexts");
     public string StatePath => Path.Combine(Root, "state.json");
+    /// <summary>chibi 0.10's CLI session (implied and previous context); absent in older stores.</summary>
+    public string SessionPath => Path.Combine(Root, StoreLayout.SessionName);
+    /// <summary>chibi 0.10's shared virtual filesystem (tasks, goals, prompts, flocks); absent in older stores.</summary>
+    public string VfsDir => Path.Combine(Root, StoreLayout.VfsName);
+    public bool IsChibi010 => StoreLayout.IsChibi010(Root);
 
     public string ContextDir(string name) => Path.Combine(ContextsDir, name);
 
@@ -56,7 +61,8 @@ public sealed class ChibiStore
         _inboxes.GetOrAdd(context, c => new InboxLog(ContextDir(c), c, Quarantine));
 
     /// <summary>As chibi: the directory, a context_created anchor, a state.json record.</summary>
-    public void CreateContext(string name)
+    /// <param name="cwd">The creating process's working directory, recorded where chibi 0.10 records it.</param>
+    public void CreateContext(string name, string? cwd = null)
     {
         int errno = ContextName.Check(name);
         if (errno != 0) throw new StoreException(errno, $"invalid context name \"{name}\"");
@@ -75,10 +81,11 @@ public sealed class ChibiStore
         };
         Transcript(name).Append([EntryCompleter.Transcript(JsonFormat.ToCompact(anchor), name, "system", (ulong)now)]);
         PosixFile.SyncDirectory(ContextsDir);
+        bool chibi010 = IsChibi010;
         StateFile.Update(StatePath, state =>
         {
-            if (StateFile.IndexOf(state, name) < 0) ((JsonArray)state["contexts"]!).Add(StateFile.Record(name, now));
-        });
+            if (StateFile.IndexOf(state, name) < 0) ((JsonArray)state["contexts"]!).Add(StateFile.Record(name, now, chibi010 ? cwd : null));
+        }, chibi010);
     }
 
     /// <summary>EEXIST when the target exists, EBUSY while chibi holds the context's lock.</summary>
@@ -99,7 +106,7 @@ public sealed class ChibiStore
             if (i >= 0) state["contexts"]![i]!["name"] = to;
             else ((JsonArray)state["contexts"]!).Add(StateFile.Record(to, DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
             if (state["current_context"]?.GetValue<string>() == from) state["current_context"] = to;
-        });
+        }, IsChibi010);
     }
 
     /// <summary>Removes a context whose transcript holds nothing beyond its anchor (else ENOTEMPTY).</summary>
@@ -110,8 +117,8 @@ public sealed class ChibiStore
         var transcript = Transcript(name);
         var manifest = Manifest.Load(transcript.ManifestPath);
         long entries = manifest is null ? 0 : Manifest.Partitions(manifest).Sum(p => p.EntryCount);
-        if (File.Exists(transcript.ActivePath))
-            entries += PartitionStats.Scan(transcript.ActivePath, RotationPolicy.Default).Entries;
+        foreach (var path in (string[])[transcript.LegacyPath, transcript.ActivePath])
+            if (FileStatus.Lstat(path, out var st) == 0 && st.IsRegular) entries += PartitionStats.Scan(path, RotationPolicy.Default).Entries;
         if (entries > 1) throw new StoreException(39, $"context \"{name}\" has {entries - 1} entries beyond its anchor");
         if (entries == 1 && !SoleEntryIsAnchor(transcript, manifest))
             throw new StoreException(39, $"context \"{name}\" has an entry beyond its anchor (it has no context_created anchor)");
@@ -129,7 +136,7 @@ public sealed class ChibiStore
     /// <summary>Whether the one entry of a transcript is a context_created anchor (a context made by hand may have none).</summary>
     private static bool SoleEntryIsAnchor(TranscriptLog transcript, JsonObject? manifest)
     {
-        var files = (manifest is null ? [] : Manifest.Partitions(manifest).Select(p => Path.Combine(transcript.Directory, p.File)))
+        var files = (manifest is null ? [transcript.LegacyPath] : Manifest.Partitions(manifest).Select(p => Path.Combine(transcript.Directory, p.File)))
             .Append(transcript.ActivePath);
         foreach (var path in files)
         {

@@ -5,7 +5,8 @@ using VfsMount.Store.Transcript;
 
 namespace VfsMount.Store.Documents;
 
-public enum DocumentFormat { Text, JsonObject, JsonLines, Toml }
+/// <summary>What a document must hold: UTF-8 text, a JSON object, any JSON value (chibi 0.10's vfs/*.json), JSON lines, TOML.</summary>
+public enum DocumentFormat { Text, JsonObject, JsonLines, Toml, Json }
 
 /// <summary>The validation a document's content must pass before it is committed (SPEC §2.2).</summary>
 public static class DocumentValidator
@@ -22,6 +23,7 @@ public static class DocumentValidator
                 ValidateUtf8(stream);
                 break;
             case DocumentFormat.JsonObject:
+            case DocumentFormat.Json:
                 // The JSON reader does not check the bytes inside strings, nor repeated keys: chibi
                 // resets a state.json or context_meta.json it cannot parse, so both are refused here.
                 ValidateUtf8(stream);
@@ -29,7 +31,7 @@ public static class DocumentValidator
                 try
                 {
                     using var doc = JsonDocument.Parse(stream, JsonFormat.Strict);
-                    if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Invalid("must be a JSON object");
+                    if (format == DocumentFormat.JsonObject && doc.RootElement.ValueKind != JsonValueKind.Object) throw Invalid("must be a JSON object");
                     EntryCompleter.CheckStrict(doc.RootElement);
                 }
                 catch (JsonException e)

@@ -55,7 +55,7 @@ public sealed class PrefixValidator
         }
         bool ok = _format switch
         {
-            DocumentFormat.JsonObject => JsonPrefix(data, out reason),
+            DocumentFormat.JsonObject or DocumentFormat.Json => JsonPrefix(data, out reason),
             DocumentFormat.JsonLines => LinesPrefix(data, out reason),
             _ => true,
         };
@@ -83,7 +83,7 @@ public sealed class PrefixValidator
         {
             while (reader.Read())
             {
-                if (rootSeen) continue;
+                if (rootSeen || _format != DocumentFormat.JsonObject) continue;
                 if (reader.TokenType != JsonTokenType.StartObject)
                 {
                     reason = "must be a JSON object";

@@ -172,7 +172,8 @@ public static class EntryCompleter
     }
 
     /// <summary>What a partition's statistics need from a stored line; null for a line chibi would skip.</summary>
-    public static (ulong Timestamp, int ContentBytes)? Inspect(ReadOnlySpan<byte> line)
+    /// <remarks>A user prompt is a message whose role — given, or chibi 0.10's reading without one — is "user".</remarks>
+    public static (ulong Timestamp, int ContentBytes, bool IsUserPrompt)? Inspect(ReadOnlySpan<byte> line)
     {
         try
         {
@@ -183,7 +184,11 @@ public static class EntryCompleter
             ulong ts = root.TryGetProperty("timestamp", out var t) && t.TryGetUInt64(out var v) ? v : 0;
             int bytes = root.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String
                 ? System.Text.Encoding.UTF8.GetByteCount(c.GetString()!) : 0;
-            return (ts, bytes);
+            bool message = root.TryGetProperty("entry_type", out var et) && et.ValueKind == JsonValueKind.String && et.ValueEquals("message");
+            bool prompt = message && (root.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String
+                ? r.ValueEquals("user")
+                : !(root.TryGetProperty("to", out var to) && to.ValueKind == JsonValueKind.String && to.ValueEquals("user")));
+            return (ts, bytes, prompt);
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
         {

@@ -33,6 +33,9 @@ public static partial class StoreCheck
         }
 
         StrayTemps(store.Root, Found);
+        if (FileStatus.Lstat(store.VfsDir, out var vfs) == 0 && vfs.IsDirectory)   // the mount stages .vfs/ documents there
+            foreach (var dir in Directory.EnumerateDirectories(store.VfsDir, "*", SearchOption.AllDirectories).Prepend(store.VfsDir))
+                StrayTemps(dir, Found);
         foreach (var name in store.ListContexts())
         {
             string dir = store.ContextDir(name);

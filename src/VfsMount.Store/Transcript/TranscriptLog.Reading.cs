@@ -7,8 +7,11 @@ public sealed partial class TranscriptLog
     /// <summary>One file of the whole transcript and where its bytes start in it.</summary>
     private readonly record struct Segment(string Path, long Start, long Length);
 
-    /// <summary>The partitions' layout; rebuilt only when the manifest changes (partitions never change).</summary>
-    private sealed record Layout(FileStatus Manifest, Segment[] Archived, long ArchivedBytes);
+    /// <summary>
+    /// The partitions' layout; rebuilt only when the manifest changes (partitions never change)
+    /// or, while there is one, the legacy transcript.jsonl does (it is migrated, never appended to).
+    /// </summary>
+    private sealed record Layout(FileStatus Manifest, FileStatus? Legacy, Segment[] Archived, long ArchivedBytes);
 
     private volatile Layout? _layout;
 
@@ -25,8 +28,9 @@ public sealed partial class TranscriptLog
     public long Measure(out FileStatus? active)
     {
         RefuseLinkedOut();
-        long length = CurrentLayout().ArchivedBytes + ActiveLength(out active);
-        if (active is not null) return length;
+        var layout = CurrentLayout();
+        long length = layout.ArchivedBytes + ActiveLength(out active);
+        if (active is not null && layout.Legacy is null) return length;
         using var held = SettledLock();
         return held is null ? length : CurrentLayout().ArchivedBytes + ActiveLength(out active);
     }
@@ -47,7 +51,7 @@ public sealed partial class TranscriptLog
             // A rotation between reading the layout and the active file moves the active bytes
             // into a partition: read again against the new layout, never return a short read.
             if (rotated && attempt < 3) continue;
-            if (!absent) return n;
+            if (!absent && _layout?.Legacy is null) return n;
             // No active.jsonl: maybe inside a rotation (see Length); the lock gives the settled bytes.
             using var held = SettledLock();
             return held is null ? n : ReadOnce(buffer, offset, out _, out _);
@@ -127,7 +131,9 @@ public sealed partial class TranscriptLog
     private bool IsStale(Layout? layout, out FileStatus manifest)
     {
         FileStatus.Lstat(ManifestPath, out manifest);
-        return layout is null || manifest != layout.Manifest;
+        if (layout is null || manifest != layout.Manifest) return true;
+        // A legacy file's migration (ours or chibi's, under the lock) moves its bytes to active.jsonl.
+        return layout.Legacy is { } legacy && (FileStatus.Lstat(LegacyPath, out var now) != 0 || now != legacy);
     }
 
     private Layout CurrentLayout()
@@ -137,6 +143,14 @@ public sealed partial class TranscriptLog
 
         var segments = new List<Segment>();
         long start = 0;
+        FileStatus? legacy = null;
+        if (st.Inode == 0 && FileStatus.Lstat(LegacyPath, out var ls) == 0 && ls.IsRegular)
+        {
+            // Not migrated yet (STORE-FORMAT.md "Legacy"): it is the transcript, read before active.jsonl.
+            legacy = ls;
+            segments.Add(new Segment(LegacyPath, 0, ls.Size));
+            start = ls.Size;
+        }
         var manifest = st.Inode == 0 ? null : Manifest.Load(ManifestPath);
         if (manifest is not null)
         {
@@ -148,7 +162,7 @@ public sealed partial class TranscriptLog
                 start += ps.Size;
             }
         }
-        layout = new Layout(st, segments.ToArray(), start);
+        layout = new Layout(st, legacy, segments.ToArray(), start);
         _layout = layout;
         return layout;
     }

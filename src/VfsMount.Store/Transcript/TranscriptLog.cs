@@ -38,6 +38,8 @@ public sealed partial class TranscriptLog
     public string ManifestPath => Path.Combine(Directory, "manifest.json");
     public string LockPath => Path.Combine(Directory, ".transcript.lock");
     public string PartitionsDir => Path.Combine(Directory, "partitions");
+    /// <summary>The transcript of a context from before partitions: a plain file beside transcript/.</summary>
+    public string LegacyPath => Path.Combine(ContextDir, "transcript.jsonl");
 
     /// <summary>transcript/ planted as a symlink (or anything but a directory): never followed.</summary>
     public bool IsLinkedOut => FileStatus.Lstat(Directory, out var st) == 0 && !st.IsDirectory;
@@ -73,6 +75,7 @@ public sealed partial class TranscriptLog
             _directoryReady = true;
         }
         using var held = FileLock.Acquire(LockPath);
+        MigrateLegacyLocked();
         // Resolved before writing: a manifest chibi cannot read (EIO) refuses the append whole,
         // instead of failing after the lines are in (the writer would retry and append them twice).
         var policy = CachedPolicy();
@@ -81,6 +84,22 @@ public sealed partial class TranscriptLog
         var stats = ActiveStatsAfter(before, inode, entries, policy);
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateAfterAppend();
+    }
+
+    /// <summary>
+    /// As chibi before its first append or rotation of a legacy context, under the transcript
+    /// lock: the plain transcript.jsonl becomes transcript/active.jsonl (same bytes, same offsets
+    /// in the whole transcript). Left alone when active.jsonl exists already: both are read.
+    /// </summary>
+    private void MigrateLegacyLocked()
+    {
+        if (FileStatus.Lstat(LegacyPath, out var st) != 0 || !st.IsRegular) return;
+        if (FileStatus.Lstat(ActivePath, out _) == 0 || File.Exists(ManifestPath)) return;
+        int errno = PathOps.Rename(LegacyPath, ActivePath, 0);
+        if (errno != 0) throw new PosixException(errno, $"migrate {LegacyPath}");
+        PosixFile.SyncDirectory(Directory);
+        PosixFile.SyncDirectory(ContextDir);
+        Console.Error.WriteLine($"vfsmount: {_context}: migrated the legacy transcript.jsonl to transcript/active.jsonl");
     }
 
     /// <summary>
@@ -145,7 +164,7 @@ public sealed partial class TranscriptLog
         {
             if (_active is { } a && a.Inode == inode && a.Stats.Bytes == before)
             {
-                foreach (var e in entries) a.Stats.Add(e.Timestamp, policy.TokensOf(e.ContentBytes), e.Json.Length + 1);
+                foreach (var e in entries) a.Stats.Add(e.Timestamp, policy.TokensOf(e.ContentBytes), e.Json.Length + 1, e.IsUserMessage);
                 return a.Stats;
             }
         }

@@ -354,7 +354,7 @@ public sealed class HostileInputTests
             var store = new ChibiStore(Path.Combine(root, "store"));
             var log = new StringWriter();
             var fs = new ContextFileSystem(store, log);
-            Assert.Equal(0, fs.Mkdir("/x", 0x1ED));
+            Assert.Equal(0, fs.Mkdir("/x", 0x1ED, new Caller(0, 0, Environment.ProcessId)));
             string outside = Path.Combine(root, "outside");
             Directory.CreateDirectory(outside);
             string secret = Path.Combine(outside, "secret.txt");
@@ -371,7 +371,7 @@ public sealed class HostileInputTests
             Assert.Equal(ELOOP, fs.Open("/x/sub/secret.txt", OpenFlags.Write, caller, out _));
             Assert.Equal(ELOOP, fs.Create("/x/sub/new.txt", 0x1A4, OpenFlags.Write, caller, out _));
             Assert.Equal(ENOTDIR, fs.ReadDir("/x/sub", []));
-            Assert.Equal(ELOOP, fs.Mkdir("/x/sub/d", 0x1ED));
+            Assert.Equal(ELOOP, fs.Mkdir("/x/sub/d", 0x1ED, caller));
             Assert.Equal(ELOOP, fs.Unlink("/x/sub/secret.txt"));
             Assert.Equal(ELOOP, fs.Truncate("/x/sub/secret.txt", null, 0));
             Assert.Equal(ELOOP, fs.Rename("/x/sub/secret.txt", "/x/stolen.txt", RenameFlags.None));
