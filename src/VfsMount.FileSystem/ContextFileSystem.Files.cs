@@ -141,9 +141,14 @@ public sealed partial class ContextFileSystem
 
     public int Fsync(ulong handle, bool dataOnly) => OnHandle(handle, h => h.Fsync());
 
+    /// <remarks>
+    /// The handle stays known until its release is done: a document it created and commits only
+    /// now exists meanwhile for lookups, so an unlink racing the release (vim's probe files:
+    /// create, close, unlink) finds it and wins, instead of the commit bringing it back.
+    /// </remarks>
     public int Release(ulong handle)
     {
-        if (!_handles.TryRemove(handle, out var h)) return Errno.EBADF;
+        if (!_handles.TryGetValue(handle, out var h)) return Errno.EBADF;
         try
         {
             lock (h) h.Release();
@@ -152,6 +157,10 @@ public sealed partial class ContextFileSystem
         catch (Exception e)
         {
             return Fail(e, $"handle {handle}");
+        }
+        finally
+        {
+            _handles.TryRemove(handle, out _);
         }
     }
 

@@ -23,12 +23,17 @@ public sealed partial class ContextFileSystem
         };
     });
 
-    /// <summary>An unlinked document stays unlinked: a pending O_TRUNC-only handle does not bring it back.</summary>
+    /// <summary>
+    /// An unlinked document stays unlinked: a pending O_TRUNC-only handle does not bring it back —
+    /// nor does the release of a handle that created it and never wrote (vim's 4913 probe:
+    /// create, close, unlink, and the release comes after).
+    /// </summary>
     private int RemoveDocument(string storePath)
     {
         lock (_commits.LockOf(storePath))
         {
             int errno = RemoveDurably(storePath);
+            if (errno == Errno.ENOENT && _handles.Values.OfType<DocumentHandle>().Any(d => d.Target == storePath)) errno = 0;
             if (errno == 0) _commits.Committed(storePath);
             if (errno == 0) Detached(storePath);
             return errno;

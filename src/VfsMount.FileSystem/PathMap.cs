@@ -77,9 +77,17 @@ public sealed class PathMap(ChibiStore store)
         string last = parts[^1];
         if (IsInternal(last)) return new Node(NodeKind.Hidden, null, storePath, Vfs: true);
         if (FileStatus.Lstat(storePath, out var st) == 0 && st.IsDirectory) return new Node(NodeKind.VfsDirectory, null, storePath, Vfs: true);
-        var format = last.EndsWith(".json", StringComparison.Ordinal) ? DocumentFormat.Json : DocumentFormat.Text;
+        var format = IsEditorFile(last) ? DocumentFormat.Opaque
+            : last.EndsWith(".json", StringComparison.Ordinal) ? DocumentFormat.Json : DocumentFormat.Text;
         return new Node(NodeKind.Document, null, storePath, format, Vfs: true);
     }
+
+    /// <summary>
+    /// vim's swap files (.NAME.swp …) and write probe (4913) hold binary state, not chibi's values:
+    /// refusing them as text would make every vim save in .vfs/ fail. Committed atomically, unchecked.
+    /// </summary>
+    private static bool IsEditorFile(string name) =>
+        name == "4913" || (name.StartsWith('.') && name.Length > 4 && name[^4..^1] == ".sw" && name[^1] is >= 'a' and <= 'z');
 
     public bool HasVfs => FileStatus.Lstat(store.VfsDir, out var st) == 0 && st.IsDirectory;
 

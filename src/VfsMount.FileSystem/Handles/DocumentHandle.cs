@@ -68,7 +68,7 @@ internal sealed class DocumentHandle : Handle
     /// <summary>The staged copy: chmod and utimens while the handle is open land here too, so the commit keeps them.</summary>
     public string StagePath => _stagePath;
 
-    public override long? Size => _stage.Length();
+    public override long? Size => _stage.Length() is var n and >= 0 ? n : 0;   // 0 once released
 
     public override int Status(out FileStatus status) => _stage.Status(out status);
 

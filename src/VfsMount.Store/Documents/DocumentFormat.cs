@@ -5,8 +5,11 @@ using VfsMount.Store.Transcript;
 
 namespace VfsMount.Store.Documents;
 
-/// <summary>What a document must hold: UTF-8 text, a JSON object, any JSON value (chibi 0.10's vfs/*.json), JSON lines, TOML.</summary>
-public enum DocumentFormat { Text, JsonObject, JsonLines, Toml, Json }
+/// <summary>
+/// What a document must hold: UTF-8 text, a JSON object, any JSON value (chibi 0.10's vfs/*.json),
+/// JSON lines, TOML — or anything (Opaque: an editor's swap file beside a .vfs/ document).
+/// </summary>
+public enum DocumentFormat { Text, JsonObject, JsonLines, Toml, Json, Opaque }
 
 /// <summary>The validation a document's content must pass before it is committed (SPEC §2.2).</summary>
 public static class DocumentValidator
@@ -21,6 +24,8 @@ public static class DocumentValidator
         {
             case DocumentFormat.Text:
                 ValidateUtf8(stream);
+                break;
+            case DocumentFormat.Opaque:
                 break;
             case DocumentFormat.JsonObject:
             case DocumentFormat.Json:

@@ -30,9 +30,9 @@ public sealed class PrefixValidator
 
     private PrefixValidator(DocumentFormat format) => _format = format;
 
-    /// <summary>A validator for an empty document of this format; null for TOML (checked at close only).</summary>
+    /// <summary>A validator for an empty document of this format; null for TOML (checked at close only) and Opaque.</summary>
     public static PrefixValidator? ForEmpty(DocumentFormat format) =>
-        format == DocumentFormat.Toml ? null : new PrefixValidator(format);
+        format is DocumentFormat.Toml or DocumentFormat.Opaque ? null : new PrefixValidator(format);
 
     /// <summary>Bytes followed so far: the document's length while it is written sequentially.</summary>
     public long Length { get; private set; }
