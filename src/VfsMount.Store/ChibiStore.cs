@@ -79,7 +79,7 @@ public sealed class ChibiStore
             ["content"] = "Context created",
             ["entry_type"] = "context_created",
         };
-        Transcript(name).Append([EntryCompleter.Transcript(JsonFormat.ToCompact(anchor), name, "system", (ulong)now)]);
+        Transcript(name).Append([EntryCompleter.Transcript(JsonFormat.ToCompact(anchor), name, "system", (ulong)now)], markDirty: false);
         PosixFile.SyncDirectory(ContextsDir);
         bool chibi010 = IsChibi010;
         StateFile.Update(StatePath, state =>

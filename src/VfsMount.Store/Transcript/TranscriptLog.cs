@@ -56,11 +56,14 @@ public sealed partial class TranscriptLog
     /// Appends the entries as one unit: all or none, durable (fsync'd) when this returns, then
     /// rotates if a threshold is reached. Concurrent appends share one write and one fsync
     /// (<see cref="GroupCommit{T}"/>). Throws <see cref="StoreException"/> on failure.
+    /// Then marks the context dirty for chibi's window, unless told not to (a new context's
+    /// anchor: there is no window yet, and chibi's own creation leaves none to rebuild).
     /// </summary>
-    public void Append(IReadOnlyList<CompletedEntry> entries)
+    public void Append(IReadOnlyList<CompletedEntry> entries, bool markDirty = true)
     {
         if (entries.Count == 0) return;
         _commits.Commit(entries);
+        if (markDirty) MarkDirty();
     }
 
     /// <summary>One locked write and fsync for a batch of appends (each batch member whole).</summary>
@@ -80,7 +83,6 @@ public sealed partial class TranscriptLog
         // instead of failing after the lines are in (the writer would retry and append them twice).
         var policy = CachedPolicy();
         var (before, inode) = LineAppender.Append(ActivePath, payload, _quarantine, _context);
-        MarkDirty();
         var stats = ActiveStatsAfter(before, inode, entries, policy);
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateAfterAppend();

@@ -108,24 +108,25 @@ public sealed class HostileInputTests
     }
 
     [Fact]
-    public void SummaryMd_InvalidUtf8_EinvalAtCloseQuarantinedCommittedKept()
+    public void SummaryMd_InvalidUtf8_EinvalAtWriteQuarantinedCommittedKept()
     {
         using var m = MountedStore.Start();
         m.Ok("mkdir demo && echo kept > demo/summary.md");
 
+        // SPEC §2.2 "Refuse early": bytes that are not UTF-8 fail the write itself; close then has nothing to commit.
         var result = PythonJson(m, """
             out = []
             for data in (b'ok \xff\xfe broken\n', b'nul \x00 is utf-8 but \xc0\x80 is not\n'):
                 fd = os.open('demo/summary.md', os.O_WRONLY | os.O_TRUNC)
-                w = os.write(fd, data)
                 try:
-                    os.close(fd); out.append(0)
+                    os.write(fd, data); out.append(0)
                 except OSError as e:
                     out.append(e.errno)
+                os.close(fd); out.append(0)
             print(json.dumps(out))
             """);
 
-        Assert.Equal([EINVAL, EINVAL], Ints(result));
+        Assert.Equal([EINVAL, 0, EINVAL, 0], Ints(result));
         Assert.Equal("kept\n", m.Ok("cat demo/summary.md"));
         Assert.Equal("kept\n", File.ReadAllText(m.StorePath("contexts", "demo", "summary.md")));
         var kept = LogView.QuarantineFiles(m);
