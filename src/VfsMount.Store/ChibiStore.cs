@@ -107,6 +107,31 @@ public sealed class ChibiStore
             else ((JsonArray)state["contexts"]!).Add(StateFile.Record(to, DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
             if (state["current_context"]?.GetValue<string>() == from) state["current_context"] = to;
         }, IsChibi010);
+        RenameInSession(from, to);
+    }
+
+    /// <summary>chibi 0.10 keeps the current and previous context in session.json: they follow a rename as state.json's do.</summary>
+    private void RenameInSession(string from, string to)
+    {
+        JsonObject? session;
+        try
+        {
+            session = JsonNode.Parse(File.ReadAllBytes(SessionPath)) as JsonObject;
+        }
+        catch (Exception e) when (e is FileNotFoundException or System.Text.Json.JsonException)
+        {
+            return;   // none, or one chibi resets anyway
+        }
+        bool changed = false;
+        foreach (var key in (string[])["implied_context", "previous_context"])
+        {
+            if (session?[key] is JsonValue v && v.TryGetValue<string>(out var name) && name == from)
+            {
+                session[key] = to;
+                changed = true;
+            }
+        }
+        if (changed) Documents.AtomicFile.Write(SessionPath, JsonFormat.ToPretty(session!));
     }
 
     /// <summary>Removes a context whose transcript holds nothing beyond its anchor (else ENOTEMPTY).</summary>

@@ -51,6 +51,17 @@ public sealed class ChibiLayoutTests
     }
 
     [Fact]
+    public void Chibi010_RenameContext_SessionFollowsIt()
+    {
+        using var m = Start(ChibiLayout.V010);
+        m.Ok("mv work desk");
+        var session = JsonNode.Parse(File.ReadAllText(m.StorePath("session.json")))!;
+        Assert.Equal("desk", session["implied_context"]!.GetValue<string>());
+        Assert.Null(session["previous_context"]);
+        ChibiRules.AssertReadable(m.Store, ChibiLayout.V010);
+    }
+
+    [Fact]
     public void Chibi05_NoSessionJsonNorVfs_NeitherShownNorCreatable()
     {
         using var m = Start(ChibiLayout.V05);
