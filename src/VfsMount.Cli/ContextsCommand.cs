@@ -59,6 +59,7 @@ internal static class ContextsCommand
             if (File.Exists(path)) entries += PartitionStats.Scan(path, policy).Entries;
         }
         if (File.Exists(log.ActivePath)) entries += PartitionStats.Scan(log.ActivePath, policy).Entries;
+        if (manifest is null && File.Exists(log.LegacyPath)) entries += PartitionStats.Scan(log.LegacyPath, policy).Entries;   // not migrated yet
         return new Row(name, entries, partitions.Count, log.Length);
     }
 }

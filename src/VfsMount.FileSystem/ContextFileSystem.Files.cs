@@ -27,6 +27,7 @@ public sealed partial class ContextFileSystem
             {
                 case NodeKind.Root:
                 case NodeKind.Context:
+                case NodeKind.VfsDirectory:
                     return writing ? Errno.EISDIR : Errno.EPERM;
                 case NodeKind.Invalid:
                     return create ? Refuse(node, path, Errno.EPERM, "only contexts and state.json live at the top") : Errno.ENOENT;
@@ -44,7 +45,7 @@ public sealed partial class ContextFileSystem
                 case NodeKind.Document:
                     if (exclusive && FileStatus.Lstat(node.StorePath!, out _) == 0) return Errno.EEXIST;
                     // state.json is always listed: while chibi has not written it, it reads as empty.
-                    bool missingState = node.Context is null && FileStatus.Lstat(node.StorePath!, out _) != 0;
+                    bool missingState = node.StorePath == _store.StatePath && FileStatus.Lstat(node.StorePath!, out _) != 0;
                     if (!writing)
                     {
                         if (missingState)
@@ -65,7 +66,7 @@ public sealed partial class ContextFileSystem
                     // is opened for writing as if created (SPEC: open(O_CREAT) must not fail on it).
                     handle = new DocumentHandle(node.StorePath!, node.Format, (flags & OpenFlags.Truncate) != 0,
                         (flags & OpenFlags.Append) != 0, Limits.MaxDocumentBytes, _commits, Changed,
-                        (target, e, reason, content) => _refusals.Refuse(node.Context ?? "", Path.GetFileName(target), e, reason, content));
+                        (target, e, reason, content) => _refusals.Refuse(node.Label, Path.GetFileName(target), e, reason, content));
                     directIo = true;   // the staged copy is this handle's alone: keep it out of the shared page cache
                     break;
                 case NodeKind.ReadOnly:
@@ -145,9 +146,14 @@ public sealed partial class ContextFileSystem
 
     public int Fsync(ulong handle, bool dataOnly) => OnHandle(handle, h => h.Fsync());
 
+    /// <remarks>
+    /// The handle stays known until its release is done: a document it created and commits only
+    /// now exists meanwhile for lookups, so an unlink racing the release (vim's probe files:
+    /// create, close, unlink) finds it and wins, instead of the commit bringing it back.
+    /// </remarks>
     public int Release(ulong handle)
     {
-        if (!_handles.TryRemove(handle, out var h)) return Errno.EBADF;
+        if (!_handles.TryGetValue(handle, out var h)) return Errno.EBADF;
         try
         {
             lock (h) h.Release();
@@ -156,6 +162,10 @@ public sealed partial class ContextFileSystem
         catch (Exception e)
         {
             return Fail(e, $"handle {handle}");
+        }
+        finally
+        {
+            _handles.TryRemove(handle, out _);
         }
     }
 
@@ -176,7 +186,7 @@ public sealed partial class ContextFileSystem
                 {
                     // truncate(2) by name: a staged copy of its own, committed at once.
                     var doc = new DocumentHandle(node.StorePath!, node.Format, truncate: false, append: false, Limits.MaxDocumentBytes, _commits, Changed,
-                        (target, e, reason, content) => _refusals.Refuse(node.Context ?? "", Path.GetFileName(target), e, reason, content));
+                        (target, e, reason, content) => _refusals.Refuse(node.Label, Path.GetFileName(target), e, reason, content));
                     try
                     {
                         errno = doc.Truncate(size);
@@ -215,5 +225,5 @@ public sealed partial class ContextFileSystem
     }
 
     private int Refuse(Node node, string path, int errno, string reason) =>
-        _refusals.Refuse(node.Context ?? "", Path.GetFileName(path), errno, reason);
+        _refusals.Refuse(node.Label, Path.GetFileName(path), errno, reason);
 }

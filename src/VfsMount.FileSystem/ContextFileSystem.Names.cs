@@ -15,7 +15,7 @@ public sealed partial class ContextFileSystem
             NodeKind.Hidden => Refuse(node, path, Errno.EPERM, "internal files of the store cannot be removed"),
             NodeKind.TranscriptLog or NodeKind.InboxLog or NodeKind.TextLog => Refuse(node, path, Errno.EPERM, "logs cannot be removed"),
             NodeKind.ReadOnly => Refuse(node, path, Errno.EROFS, "transcript/ is read-only"),
-            NodeKind.Root or NodeKind.Context => Errno.EISDIR,
+            NodeKind.Root or NodeKind.Context or NodeKind.VfsDirectory => Errno.EISDIR,
             NodeKind.Invalid => Errno.ENOENT,
             _ when Reachable(node) is var errno and not 0 => errno,
             NodeKind.Document => RemoveDocument(node.StorePath!),
@@ -23,12 +23,17 @@ public sealed partial class ContextFileSystem
         };
     });
 
-    /// <summary>An unlinked document stays unlinked: a pending O_TRUNC-only handle does not bring it back.</summary>
+    /// <summary>
+    /// An unlinked document stays unlinked: a pending O_TRUNC-only handle does not bring it back —
+    /// nor does the release of a handle that created it and never wrote (vim's 4913 probe:
+    /// create, close, unlink, and the release comes after).
+    /// </summary>
     private int RemoveDocument(string storePath)
     {
         lock (_commits.LockOf(storePath))
         {
             int errno = RemoveDurably(storePath);
+            if (errno == Errno.ENOENT && _handles.Values.OfType<DocumentHandle>().Any(d => d.Target == storePath)) errno = 0;
             if (errno == 0) _commits.Committed(storePath);
             return errno;
         }
@@ -40,17 +45,18 @@ public sealed partial class ContextFileSystem
         return errno != 0 ? errno : PosixFile.SyncDirectory(Path.GetDirectoryName(storePath)!);
     }
 
-    public int Mkdir(string path, uint mode) => Guard(path, () =>
+    public int Mkdir(string path, uint mode, Caller caller) => Guard(path, () =>
     {
         var node = _paths.Resolve(path);
         switch (node.Kind)
         {
             case NodeKind.Context:
             case NodeKind.Invalid when path.Count(c => c == '/') == 1:
-                _store.CreateContext(Path.GetFileName(path));   // EINVAL / ENAMETOOLONG / EEXIST from the store
+                _store.CreateContext(Path.GetFileName(path), WorkingDirectoryOf(caller));   // EINVAL / ENAMETOOLONG / EEXIST from the store
                 RegistryChanged();
                 return 0;
             case NodeKind.Scratch:
+            case NodeKind.Document when node.Vfs:   // .vfs/: directories are ordinary
                 return Reachable(node) is var errno and not 0 ? errno : PathOps.Mkdir(node.StorePath!, mode);
             case NodeKind.ReadOnly:
                 return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
@@ -73,6 +79,7 @@ public sealed partial class ContextFileSystem
                 RegistryChanged();
                 return 0;
             case NodeKind.Scratch:
+            case NodeKind.VfsDirectory when node.StorePath != _store.VfsDir:
                 return PathOps.Rmdir(node.StorePath!);
             case NodeKind.ReadOnly:
                 return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
@@ -82,6 +89,20 @@ public sealed partial class ContextFileSystem
                 return Errno.ENOTDIR;
         }
     });
+
+    /// <summary>The calling process's working directory, null when it cannot be read (gone, or another user's).</summary>
+    private static string? WorkingDirectoryOf(Caller caller)
+    {
+        if (caller.Pid <= 0) return null;
+        try
+        {
+            return new FileInfo($"/proc/{caller.Pid}/cwd").LinkTarget;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Anything a user put in the context beyond chibi's own files.</summary>
     private static bool HasScratch(string contextDir) =>
@@ -104,6 +125,13 @@ public sealed partial class ContextFileSystem
             RegistryChanged();
             return 0;
         }
+        if (source.Kind == NodeKind.VfsDirectory || target.Kind == NodeKind.VfsDirectory)
+        {
+            // Directories of .vfs/ move within it, as natively; .vfs/ itself stays.
+            if (!source.Vfs || !target.Vfs || source.StorePath == _store.VfsDir || target.StorePath == _store.VfsDir || Reachable(target) is not 0) return Errno.EPERM;
+            errno = PathOps.Rename(source.StorePath!, target.StorePath!, (uint)flags);
+            return errno != 0 ? errno : SyncParents(source.StorePath!, target.StorePath!);
+        }
         if (source.IsLog || target.IsLog) return Refuse(source.IsLog ? source : target, source.IsLog ? from : to, Errno.EPERM, "logs cannot be renamed or replaced");
         if (source.Kind == NodeKind.ReadOnly || target.Kind == NodeKind.ReadOnly) return Refuse(source, from, Errno.EROFS, "transcript/ is read-only");
         if (target.Kind is NodeKind.Invalid or NodeKind.Root) return Errno.EPERM;
@@ -116,7 +144,7 @@ public sealed partial class ContextFileSystem
             if (FileStatus.Lstat(source.StorePath!, out var st) != 0) return Errno.ENOENT;
             if (!st.IsRegular) return Errno.EINVAL;
             if (st.Size > Limits.MaxDocumentBytes)
-                return _refusals.Refuse(target.Context ?? "", Path.GetFileName(to), Errno.EFBIG, $"document over its limit of {Limits.MaxDocumentBytes} bytes");
+                return _refusals.Refuse(target.Label, Path.GetFileName(to), Errno.EFBIG, $"document over its limit of {Limits.MaxDocumentBytes} bytes");
             if ((flags & RenameFlags.NoReplace) != 0 && FileStatus.Lstat(target.StorePath!, out _) == 0) return Errno.EEXIST;
             try
             {
@@ -124,7 +152,7 @@ public sealed partial class ContextFileSystem
             }
             catch (StoreException e)
             {
-                return _refusals.Refuse(target.Context ?? "", Path.GetFileName(to), e.Errno, e.Message);
+                return _refusals.Refuse(target.Label, Path.GetFileName(to), e.Errno, e.Message);
             }
             using (var file = PosixFile.OpenOrThrow(source.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow)) file.Sync();
             lock (_commits.LockOf(target.StorePath!))
@@ -193,6 +221,7 @@ public sealed partial class ContextFileSystem
             NodeKind.Scratch when FileStatus.Lstat(node.StorePath!, out var st) == 0 && !st.IsSymlink
                 => PathOps.Chmod(node.StorePath!, mode & 0xFFF),
             NodeKind.Scratch => Errno.EOPNOTSUPP,
+            NodeKind.VfsDirectory => PathOps.Chmod(node.StorePath!, mode & 0xFFF),
             NodeKind.ReadOnly => Errno.EROFS,
             _ => Errno.EPERM,
         };
@@ -223,7 +252,7 @@ public sealed partial class ContextFileSystem
         return node.Kind switch
         {
             NodeKind.Document => OnDocumentAndStages(node.StorePath!, p => PathOps.SetTimes(p, accessNs, modifyNs)),
-            NodeKind.Scratch or NodeKind.Context => PathOps.SetTimes(node.StorePath!, accessNs, modifyNs),
+            NodeKind.Scratch or NodeKind.Context or NodeKind.VfsDirectory => PathOps.SetTimes(node.StorePath!, accessNs, modifyNs),
             NodeKind.ReadOnly => Errno.EROFS,
             _ => 0,   // logs and the root keep their times; `touch` on them is harmless
         };

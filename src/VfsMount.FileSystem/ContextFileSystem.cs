@@ -79,6 +79,8 @@ public sealed partial class ContextFileSystem : IFileSystem
         {
             case NodeKind.Root:
                 return Stat(node.StorePath!, out attr);
+            case NodeKind.VfsDirectory:
+                return Reachable(node) is var unreachable and not 0 ? unreachable : Stat(node.StorePath!, out attr);
             case NodeKind.Context:
                 return _store.ContextExists(node.Context!) ? Stat(node.StorePath!, out attr) : Errno.ENOENT;
             case NodeKind.Hidden:
@@ -86,6 +88,7 @@ public sealed partial class ContextFileSystem : IFileSystem
                 return Errno.ENOENT;
         }
         if (node.Context is not null && !_store.ContextExists(node.Context)) return Errno.ENOENT;
+        if (node.Vfs && VfsPathOk(node) is var badVfs and not 0) return badVfs;
         switch (node.Kind)
         {
             case NodeKind.TranscriptLog:
@@ -111,7 +114,7 @@ public sealed partial class ContextFileSystem : IFileSystem
                 if (FileStatus.Lstat(node.StorePath!, out var dst) == 0) return Fill(dst, out attr);
                 // A document created but not yet committed exists for the handle that staged it.
                 var staged = _handles.Values.OfType<DocumentHandle>().FirstOrDefault(d => d.Target == node.StorePath);
-                if (staged is null) return node.Context is null ? Virtual(FileKind.Regular, 0x1A4, 0, out attr) : Errno.ENOENT;
+                if (staged is null) return node.StorePath == _store.StatePath ? Virtual(FileKind.Regular, 0x1A4, 0, out attr) : Errno.ENOENT;
                 Virtual(FileKind.Regular, 0x1A4, staged.Size ?? 0, out attr);
                 return 0;
             }
@@ -135,6 +138,8 @@ public sealed partial class ContextFileSystem : IFileSystem
             {
                 case NodeKind.Root:
                     entries.Add(new DirEntry("state.json", FileKind.Regular));
+                    if (FileStatus.Lstat(_store.SessionPath, out _) == 0) entries.Add(new DirEntry(StoreLayout.SessionName, FileKind.Regular));
+                    if (_paths.HasVfs) entries.Add(new DirEntry(PathMap.VfsName, FileKind.Directory));
                     foreach (var c in _store.ListContexts()) entries.Add(new DirEntry(c, FileKind.Directory));
                     return 0;
                 case NodeKind.Context:
@@ -147,7 +152,8 @@ public sealed partial class ContextFileSystem : IFileSystem
                     return 0;
                 case NodeKind.ReadOnly:
                 case NodeKind.Scratch:
-                    if (node.Kind == NodeKind.Scratch && ScratchPathOk(node) is var bad && bad != 0) return bad;
+                case NodeKind.VfsDirectory:
+                    if (node.Kind != NodeKind.ReadOnly && Reachable(node) is var bad && bad != 0) return bad;
                     if (FileStatus.Lstat(node.StorePath!, out var st) != 0) return Errno.ENOENT;
                     if (!st.IsDirectory) return Errno.ENOTDIR;
                     ListStoreDir(node.StorePath!, entries, skip: []);
@@ -191,9 +197,12 @@ public sealed partial class ContextFileSystem : IFileSystem
     }
 
     /// <summary>The daemon never follows a symlink out of the store: every directory on the way must be real.</summary>
-    private int ScratchPathOk(Node node)
+    private int ScratchPathOk(Node node) => PathOk(_store.ContextDir(node.Context!), node);
+
+    private int VfsPathOk(Node node) => PathOk(_store.VfsDir, node);
+
+    private static int PathOk(string dir, Node node)
     {
-        string dir = _store.ContextDir(node.Context!);
         string rel = Path.GetRelativePath(dir, node.StorePath!);
         var parts = rel.Split('/');
         for (int i = 0; i < parts.Length - 1; i++)
@@ -271,6 +280,7 @@ public sealed partial class ContextFileSystem : IFileSystem
         NodeKind.Hidden or NodeKind.Invalid => Errno.ENOENT,
         _ when node.Context is not null && !_store.ContextExists(node.Context) => Errno.ENOENT,
         NodeKind.Scratch => ScratchPathOk(node),
+        _ when node.Vfs => VfsPathOk(node),
         _ => 0,
     };
 
@@ -280,9 +290,7 @@ public sealed partial class ContextFileSystem : IFileSystem
     /// <summary>A commit replaced the document's content: the host gives the name a new node and drops the old one's cache.</summary>
     private void Changed(string storePath)
     {
-        string rel = Path.GetRelativePath(_store.ContextsDir, storePath);
-        string mountPath = storePath == _store.StatePath ? "/state.json" : "/" + rel;
-        ContentChanged?.Invoke(mountPath);
+        ContentChanged?.Invoke(_paths.MountPathOf(storePath));
     }
 }
 

@@ -28,7 +28,8 @@ public interface IFileSystem
 
     int Truncate(string path, ulong? handle, long size);
     int Unlink(string path);
-    int Mkdir(string path, uint mode);
+    /// <summary>The caller's working directory goes into a new context's registry record (chibi 0.10's cwd).</summary>
+    int Mkdir(string path, uint mode, Caller caller);
     int Rmdir(string path);
     int Rename(string from, string to, RenameFlags flags);
     int Symlink(string target, string linkPath);

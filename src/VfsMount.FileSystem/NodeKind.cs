@@ -17,10 +17,16 @@ public enum NodeKind
     Hidden,
     /// <summary>A root-level name that is not a valid context and not state.json.</summary>
     Invalid,
+    /// <summary>A directory of chibi 0.10's shared VFS (.vfs/ and below): an ordinary directory.</summary>
+    VfsDirectory,
 }
 
 /// <summary>A mount path resolved to its kind and the store path behind it.</summary>
-public readonly record struct Node(NodeKind Kind, string? Context, string? StorePath, DocumentFormat Format = DocumentFormat.Text)
+/// <param name="Vfs">Under .vfs/ (chibi 0.10's STORE/vfs/): every regular file a document, directories ordinary.</param>
+public readonly record struct Node(NodeKind Kind, string? Context, string? StorePath, DocumentFormat Format = DocumentFormat.Text, bool Vfs = false)
 {
     public bool IsLog => Kind is NodeKind.TranscriptLog or NodeKind.InboxLog or NodeKind.TextLog;
+
+    /// <summary>What a refusal's log line and quarantine name it by: the context, ".vfs", or "" at the top.</summary>
+    public string Label => Vfs ? PathMap.VfsName : Context ?? "";
 }

@@ -37,7 +37,7 @@ internal static unsafe partial class Bridge
         Serve(state, "mkdir", host =>
         {
             int r = ChildPath(host, parent, namePtr, out var dir, out string name, out string path);
-            if (r == 0) r = host.FileSystem.Mkdir(path, Masked(mode, req));
+            if (r == 0) r = host.FileSystem.Mkdir(path, Masked(mode, req), CallerOf(req));
             return r != 0 ? Neg(r) : Created(host, dir, name, path, null, entry);
         });
 

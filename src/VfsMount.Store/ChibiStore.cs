@@ -35,6 +35,11 @@ public sealed class ChibiStore
     public Quarantine Quarantine { get; }
     public string ContextsDir => Path.Combine(Root, "contexts");
     public string StatePath => Path.Combine(Root, "state.json");
+    /// <summary>chibi 0.10's CLI session (implied and previous context); absent in older stores.</summary>
+    public string SessionPath => Path.Combine(Root, StoreLayout.SessionName);
+    /// <summary>chibi 0.10's shared virtual filesystem (tasks, goals, prompts, flocks); absent in older stores.</summary>
+    public string VfsDir => Path.Combine(Root, StoreLayout.VfsName);
+    public bool IsChibi010 => StoreLayout.IsChibi010(Root);
 
     public string ContextDir(string name) => Path.Combine(ContextsDir, name);
 
@@ -58,7 +63,8 @@ public sealed class ChibiStore
     public TextLog TextLog(string context) => new(ContextDir(context), context);
 
     /// <summary>As chibi: the directory, a context_created anchor, a state.json record.</summary>
-    public void CreateContext(string name)
+    /// <param name="cwd">The creating process's working directory, recorded where chibi 0.10 records it.</param>
+    public void CreateContext(string name, string? cwd = null)
     {
         int errno = ContextName.Check(name);
         if (errno != 0) throw new StoreException(errno, $"invalid context name \"{name}\"");
@@ -76,12 +82,13 @@ public sealed class ChibiStore
             ["content"] = "Context created",
             ["entry_type"] = "context_created",
         };
-        Transcript(name).Append([EntryCompleter.Transcript(JsonFormat.ToCompact(anchor), name, "system", (ulong)now)]);
+        Transcript(name).Append([EntryCompleter.Transcript(JsonFormat.ToCompact(anchor), name, "system", (ulong)now)], markDirty: false);
         PosixFile.SyncDirectory(ContextsDir);
+        bool chibi010 = IsChibi010;
         StateFile.Update(StatePath, state =>
         {
-            if (StateFile.IndexOf(state, name) < 0) ((JsonArray)state["contexts"]!).Add(StateFile.Record(name, now));
-        });
+            if (StateFile.IndexOf(state, name) < 0) ((JsonArray)state["contexts"]!).Add(StateFile.Record(name, now, chibi010 ? cwd : null));
+        }, chibi010);
     }
 
     /// <summary>
@@ -110,7 +117,32 @@ public sealed class ChibiStore
             if (i >= 0) state["contexts"]![i]!["name"] = to;
             else ((JsonArray)state["contexts"]!).Add(StateFile.Record(to, DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
             if (state["current_context"]?.GetValue<string>() == from) state["current_context"] = to;
-        });
+        }, IsChibi010);
+        RenameInSession(from, to);
+    }
+
+    /// <summary>chibi 0.10 keeps the current and previous context in session.json: they follow a rename as state.json's do.</summary>
+    private void RenameInSession(string from, string to)
+    {
+        JsonObject? session;
+        try
+        {
+            session = JsonNode.Parse(File.ReadAllBytes(SessionPath)) as JsonObject;
+        }
+        catch (Exception e) when (e is FileNotFoundException or System.Text.Json.JsonException)
+        {
+            return;   // none, or one chibi resets anyway
+        }
+        bool changed = false;
+        foreach (var key in (string[])["implied_context", "previous_context"])
+        {
+            if (session?[key] is JsonValue v && v.TryGetValue<string>(out var name) && name == from)
+            {
+                session[key] = to;
+                changed = true;
+            }
+        }
+        if (changed) Documents.AtomicFile.Write(SessionPath, JsonFormat.ToPretty(session!));
     }
 
     /// <summary>
@@ -195,8 +227,8 @@ public sealed class ChibiStore
         if (transcript.Orphans(manifest).Count > 0)
             throw new StoreException(39, $"context \"{name}\" has partitions its manifest misses");
         long entries = manifest is null ? 0 : Manifest.Partitions(manifest).Sum(p => p.EntryCount);
-        if (File.Exists(transcript.ActivePath))
-            entries += PartitionStats.Scan(transcript.ActivePath, RotationPolicy.Default).Entries;
+        foreach (var path in (string[])[transcript.LegacyPath, transcript.ActivePath])
+            if (FileStatus.Lstat(path, out var st) == 0 && st.IsRegular) entries += PartitionStats.Scan(path, RotationPolicy.Default).Entries;
         if (entries > 1) throw new StoreException(39, $"context \"{name}\" has {entries - 1} entries beyond its anchor");
         if (entries == 1 && !SoleEntryIsAnchor(transcript, manifest))
             throw new StoreException(39, $"context \"{name}\" has an entry beyond its anchor (it has no context_created anchor)");
@@ -205,7 +237,7 @@ public sealed class ChibiStore
     /// <summary>Whether the one entry of a transcript is a context_created anchor (a context made by hand may have none).</summary>
     private static bool SoleEntryIsAnchor(TranscriptLog transcript, JsonObject? manifest)
     {
-        var files = (manifest is null ? [] : Manifest.Partitions(manifest).Select(p => Path.Combine(transcript.Directory, p.File)))
+        var files = (manifest is null ? [transcript.LegacyPath] : Manifest.Partitions(manifest).Select(p => Path.Combine(transcript.Directory, p.File)))
             .Append(transcript.ActivePath);
         foreach (var path in files)
         {

@@ -38,6 +38,8 @@ internal sealed class DocumentHandle : Handle
     /// </summary>
     private bool _onlyTruncatedAtOpen;
     private readonly DocumentCommits _commits;
+    /// <summary>Follows a staged copy written from empty, in order (SPEC §2.2 "Refuse early"); null once writes go elsewhere.</summary>
+    private PrefixValidator? _early;
     /// <summary>When this handle was opened: the logical moment of an O_TRUNC-only handle's commit.</summary>
     private readonly long _openedAt;
 
@@ -70,6 +72,7 @@ internal sealed class DocumentHandle : Handle
         }
         _dirty = !exists || (truncate && st.Size > 0);
         _onlyTruncatedAtOpen = _dirty;
+        if (!exists || truncate) _early = PrefixValidator.ForEmpty(format);
     }
 
     public string Target => _target;
@@ -77,7 +80,7 @@ internal sealed class DocumentHandle : Handle
     /// <summary>The staged copy: chmod and utimens while the handle is open land here too, so the commit keeps them.</summary>
     public string StagePath => _stagePath;
 
-    public override long? Size => _stage.Length();
+    public override long? Size => _stage.Length() is var n and >= 0 ? n : 0;   // 0 once released
 
     public override int Status(out FileStatus status) => _stage.Status(out status);
 
@@ -96,10 +99,12 @@ internal sealed class DocumentHandle : Handle
         if (offset + data.Length > _maxBytes)
             return _refuse(_target, Errno.EFBIG, $"document over its limit of {_maxBytes} bytes", null);
         long before = _stage.Length();
+        if (RefuseEarly(data, offset, before) is var refused and not 0) return refused;
         int errno = _stage.WriteAllAt(data, offset);
         if (errno != 0)
         {
             if (before >= 0) _stage.SetLength(before);   // give back what the partial write took
+            _early = null;
             return StageFailed(errno);
         }
         _dirty = true;
@@ -108,12 +113,35 @@ internal sealed class DocumentHandle : Handle
         return 0;
     }
 
+    /// <summary>
+    /// EINVAL, with the staged copy untouched, when a write that extends it in order leaves a
+    /// content no later write can make valid. A program that never checks close (a shell
+    /// redirect) sees the error here. The handle then holds nothing it should commit — not the
+    /// part written before the refused write — until it writes again.
+    /// </summary>
+    private int RefuseEarly(ReadOnlySpan<byte> data, long offset, long length)
+    {
+        if (_early is null) return 0;
+        if (offset != length || _early.Length != length || !_early.IsFollowing)
+        {
+            _early = null;   // not in order: the check at close decides
+            return 0;
+        }
+        if (_early.TryAppend(data, out var reason)) return 0;
+        byte[]? content = ReadForQuarantine() is { } staged && staged.Length + (long)data.Length <= Quarantine.DefaultMaxBytes ? [.. staged, .. data] : null;
+        (_dirty, _onlyTruncatedAtOpen) = (false, false);
+        return _refuse(_target, Errno.EINVAL, $"refused at write: {reason}", content);
+    }
+
     public override int Truncate(long size)
     {
         if (size > _maxBytes) return _refuse(_target, Errno.EFBIG, $"document over its limit of {_maxBytes} bytes", null);
         if (Restage() is var restaged and not 0) return restaged;
+        long before = _stage.Length();
         int errno = _stage.SetLength(size);
         if (errno != 0) return StageFailed(errno);
+        if (size == 0) _early = PrefixValidator.ForEmpty(_format);
+        else if (size != before) _early = null;
         (_dirty, _onlyTruncatedAtOpen) = (true, false);
         return 0;
     }

@@ -11,7 +11,8 @@ namespace VfsMount.Store.Contexts;
 /// </summary>
 public static class StateFile
 {
-    public static JsonObject Load(string path)
+    /// <summary>The registry, or a fresh one as that chibi writes it (0.10 keeps the current context in session.json).</summary>
+    public static JsonObject Load(string path, bool chibi010 = false)
     {
         try
         {
@@ -20,29 +21,36 @@ public static class StateFile
         catch (Exception e) when (e is FileNotFoundException or JsonException)
         {
         }
-        return new JsonObject
+        var fresh = new JsonObject { ["contexts"] = new JsonArray() };
+        if (!chibi010)
         {
-            ["contexts"] = new JsonArray(),
-            ["current_context"] = "default",
-            ["previous_context"] = null,
-        };
+            fresh["current_context"] = "default";
+            fresh["previous_context"] = null;
+        }
+        return fresh;
     }
 
-    public static void Update(string path, Action<JsonObject> change)
+    public static void Update(string path, Action<JsonObject> change, bool chibi010 = false)
     {
-        var state = Load(path);
+        var state = Load(path, chibi010);
         change(state);
         AtomicFile.Write(path, JsonFormat.ToPretty(state));
     }
 
-    public static JsonObject Record(string name, long now) => new()
+    /// <param name="cwd">chibi 0.10's record of the creating process's working directory; omitted when null.</param>
+    public static JsonObject Record(string name, long now, string? cwd = null)
     {
-        ["name"] = name,
-        ["created_at"] = now,
-        ["last_activity_at"] = now,
-        ["destroy_after_seconds_inactive"] = 0,
-        ["destroy_at"] = 0,
-    };
+        var record = new JsonObject
+        {
+            ["name"] = name,
+            ["created_at"] = now,
+            ["last_activity_at"] = now,
+            ["destroy_after_seconds_inactive"] = 0,
+            ["destroy_at"] = 0,
+        };
+        if (cwd is not null) record["cwd"] = cwd;
+        return record;
+    }
 
     public static int IndexOf(JsonObject state, string name)
     {

@@ -5,7 +5,11 @@ using VfsMount.Store.Transcript;
 
 namespace VfsMount.Store.Documents;
 
-public enum DocumentFormat { Text, JsonObject, JsonLines, Toml }
+/// <summary>
+/// What a document must hold: UTF-8 text, a JSON object, any JSON value (chibi 0.10's vfs/*.json),
+/// JSON lines, TOML — or anything (Opaque: an editor's swap file beside a .vfs/ document).
+/// </summary>
+public enum DocumentFormat { Text, JsonObject, JsonLines, Toml, Json, Opaque }
 
 /// <summary>The validation a document's content must pass before it is committed (SPEC §2.2).</summary>
 public static class DocumentValidator
@@ -21,7 +25,10 @@ public static class DocumentValidator
             case DocumentFormat.Text:
                 ValidateUtf8(stream);
                 break;
+            case DocumentFormat.Opaque:
+                break;
             case DocumentFormat.JsonObject:
+            case DocumentFormat.Json:
                 // The JSON reader does not check the bytes inside strings, nor repeated keys: chibi
                 // resets a state.json or context_meta.json it cannot parse, so both are refused here.
                 ValidateUtf8(stream);
@@ -29,7 +36,7 @@ public static class DocumentValidator
                 try
                 {
                     using var doc = JsonDocument.Parse(stream, JsonFormat.Strict);
-                    if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Invalid("must be a JSON object");
+                    if (format == DocumentFormat.JsonObject && doc.RootElement.ValueKind != JsonValueKind.Object) throw Invalid("must be a JSON object");
                     EntryCompleter.CheckStrict(doc.RootElement);
                 }
                 catch (JsonException e)
@@ -96,9 +103,11 @@ public static class DocumentValidator
         if (line.Length > 0) ValidateLine(line, ++number);
     }
 
-    private static void ValidateLine(MemoryStream line, int number)
+    private static void ValidateLine(MemoryStream line, int number) => ValidateLine(line.GetBuffer().AsSpan(0, (int)line.Length), number);
+
+    /// <summary>One line of context.jsonl (without its '\n'): empty, or one JSON object. Throws EINVAL naming the line.</summary>
+    internal static void ValidateLine(ReadOnlySpan<byte> bytes, int number)
     {
-        var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
         if (bytes.Length > 0 && bytes[^1] == (byte)'\r') bytes = bytes[..^1];
         if (bytes.IsEmpty) return;
         JsonValueKind kind;

@@ -25,8 +25,9 @@ public readonly record struct CompletedEntry(byte[] Json, ulong Timestamp, int C
 
 /// <summary>
 /// Validates one JSONL line written by a user and completes the fields chibi requires
-/// (SPEC §2.1): id, timestamp, from, to, content, and entry_type for transcripts. Fields the
-/// mount does not know are kept in their order after chibi's own.
+/// (SPEC §2.1): id, timestamp, from, to, content, and entry_type and a message's role for
+/// transcripts. A completed role follows entry_type; every other field is kept, in its order,
+/// after chibi's required ones.
 /// </summary>
 public static class EntryCompleter
 {
@@ -54,10 +55,21 @@ public static class EntryCompleter
             if (root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.String)
                 throw Invalid($"\"{name}\" must be a string");
 
+        bool transcript = order == TranscriptOrder;
+        string? role = null;
+        if (transcript && root.TryGetProperty("role", out var r))
+        {
+            role = r.ValueKind == JsonValueKind.String ? r.GetString() : null;
+            if (role is not ("user" or "agent" or "system")) throw Invalid("\"role\" must be \"user\", \"agent\" or \"system\"");
+        }
+
         string content = root.TryGetProperty("content", out var c) ? c.GetString()! : "";
         string entryType = root.TryGetProperty("entry_type", out var et) ? et.GetString()! : "message";
         string to = root.TryGetProperty("to", out var t) ? t.GetString()! : context;
-        string writer = root.TryGetProperty("from", out var f) ? f.GetString()! : from;
+
+        // chibi 0.10 counts user prompts by role; without it, chibi reads a message to "user" as the agent's.
+        bool completeRole = transcript && role is null && entryType == "message";
+        if (completeRole) role = to == "user" ? "agent" : "user";
 
         var buffer = new ArrayBufferWriter<byte>(line.Length + 128);
         using (var w = new Utf8JsonWriter(buffer, JsonFormat.Compact))
@@ -81,11 +93,12 @@ public static class EntryCompleter
                     case "entry_type": w.WriteString(name, "message"); break;
                 }
             }
+            if (completeRole) w.WriteString("role", role);
             foreach (var p in root.EnumerateObject())
                 if (Array.IndexOf(order, p.Name) < 0) p.WriteTo(w);
             w.WriteEndObject();
         }
-        bool userMessage = entryType == "message" && to == context && writer != context && writer != "system";
+        bool userMessage = entryType == "message" && role == "user";
         return new CompletedEntry(buffer.WrittenSpan.ToArray(), timestamp, System.Text.Encoding.UTF8.GetByteCount(content), userMessage);
     }
 
@@ -159,7 +172,8 @@ public static class EntryCompleter
     }
 
     /// <summary>What a partition's statistics need from a stored line; null for a line chibi would skip.</summary>
-    public static (ulong Timestamp, int ContentBytes)? Inspect(ReadOnlySpan<byte> line)
+    /// <remarks>A user prompt is a message whose role — given, or chibi 0.10's reading without one — is "user".</remarks>
+    public static (ulong Timestamp, int ContentBytes, bool IsUserPrompt)? Inspect(ReadOnlySpan<byte> line)
     {
         try
         {
@@ -170,7 +184,11 @@ public static class EntryCompleter
             ulong ts = root.TryGetProperty("timestamp", out var t) && t.TryGetUInt64(out var v) ? v : 0;
             int bytes = root.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String
                 ? System.Text.Encoding.UTF8.GetByteCount(c.GetString()!) : 0;
-            return (ts, bytes);
+            bool message = root.TryGetProperty("entry_type", out var et) && et.ValueKind == JsonValueKind.String && et.ValueEquals("message");
+            bool prompt = message && (root.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String
+                ? r.ValueEquals("user")
+                : !(root.TryGetProperty("to", out var to) && to.ValueKind == JsonValueKind.String && to.ValueEquals("user")));
+            return (ts, bytes, prompt);
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
         {
@@ -180,7 +198,7 @@ public static class EntryCompleter
 
     private static StoreException Invalid(string reason) => new(22, reason);
 
-    private static string FirstSentence(string message)
+    internal static string FirstSentence(string message)
     {
         int dot = message.IndexOf(". ", StringComparison.Ordinal);
         return dot > 0 ? message[..dot] : message;

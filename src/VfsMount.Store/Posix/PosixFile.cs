@@ -129,6 +129,17 @@ public sealed class PosixFile : IDisposable
 
     public int Status(out FileStatus status) => FileStatus.Fstat(_fd, out status);
 
+    /// <summary>
+    /// SPEC §2.5: a file the mount creates on its own takes its directory's owner, so a root
+    /// daemon never leaves a file the store's user cannot replace. A no-op unless running as root.
+    /// </summary>
+    public int TakeOwnerOf(in FileStatus directory)
+    {
+        if (Libc.GetEuid() != 0) return 0;
+        var (uid, gid) = (directory.Uid, directory.Gid);
+        return Retry(() => Libc.FChown(_fd, uid, gid));
+    }
+
     private static int Retry(Func<int> call)
     {
         while (true)

@@ -35,6 +35,7 @@ public static partial class StoreCheck
         StrayTemps(store.Root, Found);
         foreach (var trash in store.Trash())
             Found($"removed context {trash} is still in the trash", () => { Directory.Delete(trash, recursive: true); return true; });
+        foreach (var dir in RealDirectories(store.VfsDir)) StrayTemps(dir, Found);   // the mount stages .vfs/ documents there
         foreach (var name in store.ListContexts())
         {
             string dir = store.ContextDir(name);
@@ -117,6 +118,16 @@ public static partial class StoreCheck
             LineAppender.MendTornTail(file, path, store.Quarantine, name);
             return true;
         });
+    }
+
+    /// <summary>The directory and every directory below it, never through a symlink (a planted one may lead out of the store).</summary>
+    private static IEnumerable<string> RealDirectories(string dir)
+    {
+        if (FileStatus.Lstat(dir, out var st) != 0 || !st.IsDirectory) yield break;
+        yield return dir;
+        foreach (var sub in Directory.EnumerateDirectories(dir))
+            foreach (var d in RealDirectories(sub))
+                yield return d;
     }
 
     /// <summary>

@@ -6,7 +6,7 @@ using VfsMount.Store.Json;
 namespace VfsMount.Store.Transcript;
 
 /// <summary>One archived partition as the manifest records it.</summary>
-public sealed record PartitionRecord(string File, ulong StartTs, ulong EndTs, long EntryCount, long? TokenCount, string? BloomFile);
+public sealed record PartitionRecord(string File, ulong StartTs, ulong EndTs, long EntryCount, long? TokenCount, string? BloomFile, long? PromptCount = null);
 
 /// <summary>
 /// transcript/manifest.json (pretty JSON, absent until the first rotation). Kept as a JSON
@@ -59,7 +59,8 @@ public static class Manifest
             list.Add(new PartitionRecord(file,
                 Get<ulong>(p, "start_ts"), Get<ulong>(p, "end_ts"), Get<long>(p, "entry_count"),
                 p.ContainsKey("token_count") ? Get<long>(p, "token_count") : null,
-                p["bloom_file"]?.GetValue<string>()));
+                p["bloom_file"]?.GetValue<string>(),
+                p.ContainsKey("prompt_count") ? Get<long>(p, "prompt_count") : null));
         }
         return list;
     }
@@ -73,10 +74,15 @@ public static class Manifest
             ["end_ts"] = r.EndTs,
             ["entry_count"] = r.EntryCount,
         };
+        if (r.PromptCount is { } prompts) o["prompt_count"] = prompts;   // chibi 0.10: right after entry_count
         if (r.TokenCount is { } t) o["token_count"] = t;
         if (r.BloomFile is { } b) o["bloom_file"] = b;
         return o;
     }
+
+    /// <summary>chibi 0.10 records prompt_count: write it when the manifest already does or the store is 0.10.</summary>
+    public static bool CountsPrompts(JsonObject manifest, bool chibi010) =>
+        chibi010 || Partitions(manifest).Any(p => p.PromptCount is not null);
 
     public static void Save(string path, JsonObject manifest) => AtomicFile.Write(path, JsonFormat.ToPretty(manifest));
 

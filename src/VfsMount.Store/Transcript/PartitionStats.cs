@@ -8,13 +8,16 @@ public sealed class PartitionStats
 {
     public long Entries { get; private set; }
     public long Tokens { get; private set; }
+    /// <summary>User prompts (chibi 0.10's prompt_count).</summary>
+    public long Prompts { get; private set; }
     public ulong FirstTimestamp { get; private set; }
     public ulong LastTimestamp { get; private set; }
     /// <summary>Bytes of the file these stats cover (always at a line boundary).</summary>
     public long Bytes { get; private set; }
 
-    public void Add(ulong timestamp, long tokens, long lineBytes)
+    public void Add(ulong timestamp, long tokens, long lineBytes, bool userPrompt)
     {
+        if (userPrompt) Prompts++;
         if (Entries == 0) FirstTimestamp = timestamp;
         LastTimestamp = timestamp;
         Entries++;
@@ -30,7 +33,7 @@ public sealed class PartitionStats
             var info = EntryCompleter.Inspect(line.Span);
             if (info is { } i)
             {
-                Add(i.Timestamp, policy.TokensOf(i.ContentBytes), length);
+                Add(i.Timestamp, policy.TokensOf(i.ContentBytes), length, i.IsUserPrompt);
                 if (onContent is not null) onContent(ContentOf(line.Span));
             }
             else

@@ -7,8 +7,11 @@ public sealed partial class TranscriptLog
     /// <summary>One file of the whole transcript and where its bytes start in it.</summary>
     private readonly record struct Segment(string Path, long Start, long Length);
 
-    /// <summary>The partitions' layout; rebuilt only when the manifest changes (partitions never change).</summary>
-    private sealed record Layout(FileStatus Manifest, Segment[] Archived, long ArchivedBytes);
+    /// <summary>
+    /// The partitions' layout; rebuilt only when the manifest changes (partitions never change)
+    /// or, while there is one, the legacy transcript.jsonl does (it is migrated, never appended to).
+    /// </summary>
+    private sealed record Layout(FileStatus Manifest, FileStatus? Legacy, Segment[] Archived, long ArchivedBytes);
 
     private volatile Layout? _layout;
 
@@ -37,7 +40,8 @@ public sealed partial class TranscriptLog
             var layout = CurrentLayout();
             HoldPoint.Hit("transcript-measure-after-layout", Directory);
             long length = layout.ArchivedBytes + ActiveLength(out active);
-            if (active is null) break;
+            // A legacy transcript may be migrated at any moment: its answer is taken under the lock.
+            if (active is null || layout.Legacy is not null) break;
             if (IsCurrent(layout)) return length;
         }
         using var held = SettledLock();
@@ -64,7 +68,7 @@ public sealed partial class TranscriptLog
         {
             var layout = CurrentLayout();
             int n = ReadOnce(layout, buffer, offset, out bool readActive, out bool absent);
-            if (absent) break;
+            if (absent || layout.Legacy is not null) break;   // inside a rotation, or a legacy file: under the lock
             if (!readActive || IsCurrent(layout)) return n;   // archived partitions never change
         }
         using var held = SettledLock();
@@ -144,7 +148,9 @@ public sealed partial class TranscriptLog
     private bool IsStale(Layout? layout, out FileStatus manifest)
     {
         FileStatus.Lstat(ManifestPath, out manifest);
-        return layout is null || !SameVersion(manifest, layout.Manifest);
+        if (layout is null || !SameVersion(manifest, layout.Manifest)) return true;
+        // A legacy file's migration (ours or chibi's, under the lock) moves its bytes to active.jsonl.
+        return layout.Legacy is { } legacy && (FileStatus.Lstat(LegacyPath, out var now) != 0 || now != legacy);
     }
 
     /// <summary>The sequence lock's check: the manifest the layout was built from is still the one in place.</summary>
@@ -164,6 +170,14 @@ public sealed partial class TranscriptLog
 
         var segments = new List<Segment>();
         long start = 0;
+        FileStatus? legacy = null;
+        if (st.Inode == 0 && FileStatus.Lstat(LegacyPath, out var ls) == 0 && ls.IsRegular)
+        {
+            // Not migrated yet (STORE-FORMAT.md "Legacy"): it is the transcript, read before active.jsonl.
+            legacy = ls;
+            segments.Add(new Segment(LegacyPath, 0, ls.Size));
+            start = ls.Size;
+        }
         var manifest = st.Inode == 0 ? null : Manifest.Load(ManifestPath);
         if (manifest is not null)
         {
@@ -175,7 +189,7 @@ public sealed partial class TranscriptLog
                 start += ps.Size;
             }
         }
-        layout = new Layout(st, segments.ToArray(), start);
+        layout = new Layout(st, legacy, segments.ToArray(), start);
         _layout = layout;
         return layout;
     }

@@ -15,6 +15,7 @@ public sealed partial class TranscriptLog
     /// </summary>
     private void RotateLocked()
     {
+        MigrateLegacyLocked();
         var manifest = Manifest.Load(ManifestPath) ?? Manifest.Create(Policy(null));
         var policy = Policy(manifest);
         System.IO.Directory.CreateDirectory(PartitionsDir);
@@ -37,13 +38,16 @@ public sealed partial class TranscriptLog
         PosixFile.SyncDirectory(Directory);
 
         ((JsonArray)manifest["partitions"]!).Add(Manifest.Record(
-            new PartitionRecord(file, stats.FirstTimestamp, stats.LastTimestamp, stats.Entries, stats.Tokens, bloom)));
+            new PartitionRecord(file, stats.FirstTimestamp, stats.LastTimestamp, stats.Entries, stats.Tokens, bloom, PromptCount(manifest, stats))));
         manifest["active_partition"] = Manifest.ActiveName;
         manifest["rotation_policy"] = policy.ToManifestJson();
         Manifest.Save(ManifestPath, manifest);
         lock (_statsLock) _active = null;
         _policy = null;
     }
+
+    private long? PromptCount(JsonObject manifest, PartitionStats stats) =>
+        Manifest.CountsPrompts(manifest, StoreLayout.IsChibi010(_storeRoot)) ? stats.Prompts : null;
 
     /// <summary>&lt;start&gt;-&lt;end&gt;, or with a -N suffix when a partition or bloom file of that name was ever written.</summary>
     private string UniqueStem(ulong start, ulong end, JsonObject manifest)
@@ -81,7 +85,7 @@ public sealed partial class TranscriptLog
             string bloom = Path.ChangeExtension(file, ".bloom");
             if (!File.Exists(Path.Combine(Directory, bloom)))
                 AtomicFile.Write(Path.Combine(Directory, bloom), BloomFilter.Build(contents).ToJson());
-            var record = Manifest.Record(new PartitionRecord(file, stats.FirstTimestamp, stats.LastTimestamp, stats.Entries, stats.Tokens, bloom));
+            var record = Manifest.Record(new PartitionRecord(file, stats.FirstTimestamp, stats.LastTimestamp, stats.Entries, stats.Tokens, bloom, PromptCount(manifest, stats)));
             var partitions = (JsonArray)manifest["partitions"]!;
             var list = Manifest.Partitions(manifest);
             int at = list.FindIndex(p => p.StartTs > stats.FirstTimestamp);

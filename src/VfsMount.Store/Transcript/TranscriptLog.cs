@@ -38,6 +38,8 @@ public sealed partial class TranscriptLog
     public string ManifestPath => Path.Combine(Directory, "manifest.json");
     public string LockPath => Path.Combine(Directory, ".transcript.lock");
     public string PartitionsDir => Path.Combine(Directory, "partitions");
+    /// <summary>The transcript of a context from before partitions: a plain file beside transcript/.</summary>
+    public string LegacyPath => Path.Combine(ContextDir, "transcript.jsonl");
 
     /// <summary>transcript/ planted as a symlink (or anything but a directory): never followed.</summary>
     public bool IsLinkedOut => FileStatus.Lstat(Directory, out var st) == 0 && !st.IsDirectory;
@@ -54,11 +56,14 @@ public sealed partial class TranscriptLog
     /// Appends the entries as one unit: all or none, durable (fsync'd) when this returns, then
     /// rotates if a threshold is reached. Concurrent appends share one write and one fsync
     /// (<see cref="GroupCommit{T}"/>). Throws <see cref="StoreException"/> on failure.
+    /// Then marks the context dirty for chibi's window, unless told not to (a new context's
+    /// anchor: there is no window yet, and chibi's own creation leaves none to rebuild).
     /// </summary>
-    public void Append(IReadOnlyList<CompletedEntry> entries)
+    public void Append(IReadOnlyList<CompletedEntry> entries, bool markDirty = true)
     {
         if (entries.Count == 0) return;
         _commits.Commit(entries);
+        if (markDirty) MarkDirty();
     }
 
     /// <summary>One locked write and fsync for a batch of appends (each batch member whole).</summary>
@@ -77,6 +82,7 @@ public sealed partial class TranscriptLog
             _directoryReady = true;
         }
         using var held = FileLock.Acquire(LockPath);
+        MigrateLegacyLocked();
         // Resolved before writing: a manifest chibi cannot read (EIO) refuses the append whole,
         // instead of failing after the lines are in (the writer would retry and append them twice).
         var policy = CachedPolicy();
@@ -85,6 +91,38 @@ public sealed partial class TranscriptLog
         var stats = ActiveStatsAfter(before, inode, entries, policy);
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateAfterAppend();
+    }
+
+    /// <summary>
+    /// As chibi before its first append or rotation of a legacy context, under the transcript
+    /// lock: the plain transcript.jsonl becomes transcript/active.jsonl (same bytes, same offsets
+    /// in the whole transcript). Left alone when active.jsonl exists already: both are read.
+    /// </summary>
+    private void MigrateLegacyLocked()
+    {
+        if (FileStatus.Lstat(LegacyPath, out var st) != 0 || !st.IsRegular) return;
+        if (FileStatus.Lstat(ActivePath, out _) == 0 || File.Exists(ManifestPath)) return;
+        int errno = PathOps.Rename(LegacyPath, ActivePath, 0);
+        if (errno != 0) throw new PosixException(errno, $"migrate {LegacyPath}");
+        PosixFile.SyncDirectory(Directory);
+        PosixFile.SyncDirectory(ContextDir);
+        Console.Error.WriteLine($"vfsmount: {_context}: migrated the legacy transcript.jsonl to transcript/active.jsonl");
+    }
+
+    /// <summary>
+    /// chibi's window must be rebuilt to include what was appended. The lines are durable
+    /// already: a failure here is logged, never turned into a failed append the writer would retry.
+    /// </summary>
+    private void MarkDirty()
+    {
+        try
+        {
+            DirtyMarker.Mark(ContextDir);
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"vfsmount: {_context}: could not mark the context dirty for chibi: {e.Message}");
+        }
     }
 
     /// <summary>
@@ -133,7 +171,7 @@ public sealed partial class TranscriptLog
         {
             if (_active is { } a && a.Inode == inode && a.Stats.Bytes == before)
             {
-                foreach (var e in entries) a.Stats.Add(e.Timestamp, policy.TokensOf(e.ContentBytes), e.Json.Length + 1);
+                foreach (var e in entries) a.Stats.Add(e.Timestamp, policy.TokensOf(e.ContentBytes), e.Json.Length + 1, e.IsUserMessage);
                 return a.Stats;
             }
         }

@@ -662,7 +662,7 @@ public sealed class FuseHostTests
                 return _nodes.Remove(path) ? 0 : Errno.ENOENT;
         }
 
-        public int Mkdir(string path, uint mode)
+        public int Mkdir(string path, uint mode, Caller caller)
         {
             lock (_lock)
             {

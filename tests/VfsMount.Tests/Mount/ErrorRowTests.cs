@@ -128,7 +128,8 @@ public sealed class ErrorRowTests
         m.Ok("mkdir demo");
 
         Assert.Equal(22, ViewProbe.Errno(m, "f = open('demo/local.toml', 'w'); f.write('= nope'); f.close()"));
-        Assert.Equal(22, ViewProbe.Errno(m, "f = open('demo/context.jsonl', 'w'); f.write('\"just a string\"\\n'); f.close()"));
+        // Refused at the write (SPEC §2.2 "Refuse early"); raw os.write, as Python's buffered file retries a failed flush when collected.
+        Assert.Equal(22, ViewProbe.Errno(m, "fd = os.open('demo/context.jsonl', os.O_WRONLY | os.O_CREAT | os.O_TRUNC); os.write(fd, b'\"just a string\"\\n')"));
 
         var kept = Directory.GetFiles(m.StorePath(".vfsmount", "quarantine"), "*.bin").Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(2, kept.Length);

@@ -28,13 +28,14 @@ public sealed class LogAppendTests
         Assert.Equal(before[0], after[0]);
         using var doc = JsonDocument.Parse(after[1]);
         var e = doc.RootElement;
-        Assert.Equal(["id", "timestamp", "from", "to", "content", "entry_type", "mood", "tool_call_id"], e.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal(["id", "timestamp", "from", "to", "content", "entry_type", "role", "mood", "tool_call_id"], e.EnumerateObject().Select(p => p.Name).ToArray());
         Assert.True(Guid.TryParse(e.GetProperty("id").GetString(), out _), after[1]);
         Assert.InRange(e.GetProperty("timestamp").GetUInt64(), t0, t1);
         Assert.Equal(user, e.GetProperty("from").GetString());
         Assert.Equal("c", e.GetProperty("to").GetString());
         Assert.Equal("hello", e.GetProperty("content").GetString());
         Assert.Equal("message", e.GetProperty("entry_type").GetString());
+        Assert.Equal("user", e.GetProperty("role").GetString());
         Assert.Equal("{\"x\":[1,2]}", e.GetProperty("mood").GetRawText());
         Assert.Equal("t1", e.GetProperty("tool_call_id").GetString());
         // The stored line is the entry as compact JSON, and the view shows the store's bytes.
@@ -52,7 +53,8 @@ public sealed class LogAppendTests
 
         var after = LogView.CatLines(m, "c/transcript.jsonl");
         Assert.Equal(2, after.Length);
-        Assert.Equal(line, after[1]);
+        // Only the role chibi 0.10 would read it by is added (SPEC §2.1): a message to "user" is the agent's.
+        Assert.Equal(line[..^1] + ",\"role\":\"agent\"}", after[1]);
     }
 
     [Fact]

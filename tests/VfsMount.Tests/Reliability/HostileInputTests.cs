@@ -108,24 +108,25 @@ public sealed class HostileInputTests
     }
 
     [Fact]
-    public void SummaryMd_InvalidUtf8_EinvalAtCloseQuarantinedCommittedKept()
+    public void SummaryMd_InvalidUtf8_EinvalAtWriteQuarantinedCommittedKept()
     {
         using var m = MountedStore.Start();
         m.Ok("mkdir demo && echo kept > demo/summary.md");
 
+        // SPEC §2.2 "Refuse early": bytes that are not UTF-8 fail the write itself; close then has nothing to commit.
         var result = PythonJson(m, """
             out = []
             for data in (b'ok \xff\xfe broken\n', b'nul \x00 is utf-8 but \xc0\x80 is not\n'):
                 fd = os.open('demo/summary.md', os.O_WRONLY | os.O_TRUNC)
-                w = os.write(fd, data)
                 try:
-                    os.close(fd); out.append(0)
+                    os.write(fd, data); out.append(0)
                 except OSError as e:
                     out.append(e.errno)
+                os.close(fd); out.append(0)
             print(json.dumps(out))
             """);
 
-        Assert.Equal([EINVAL, EINVAL], Ints(result));
+        Assert.Equal([EINVAL, 0, EINVAL, 0], Ints(result));
         Assert.Equal("kept\n", m.Ok("cat demo/summary.md"));
         Assert.Equal("kept\n", File.ReadAllText(m.StorePath("contexts", "demo", "summary.md")));
         var kept = LogView.QuarantineFiles(m);
@@ -354,7 +355,7 @@ public sealed class HostileInputTests
             var store = new ChibiStore(Path.Combine(root, "store"));
             var log = new StringWriter();
             var fs = new ContextFileSystem(store, log);
-            Assert.Equal(0, fs.Mkdir("/x", 0x1ED));
+            Assert.Equal(0, fs.Mkdir("/x", 0x1ED, new Caller(0, 0, Environment.ProcessId)));
             string outside = Path.Combine(root, "outside");
             Directory.CreateDirectory(outside);
             string secret = Path.Combine(outside, "secret.txt");
@@ -371,7 +372,7 @@ public sealed class HostileInputTests
             Assert.Equal(ELOOP, fs.Open("/x/sub/secret.txt", OpenFlags.Write, caller, out _));
             Assert.Equal(ELOOP, fs.Create("/x/sub/new.txt", 0x1A4, OpenFlags.Write, caller, out _));
             Assert.Equal(ENOTDIR, fs.ReadDir("/x/sub", []));
-            Assert.Equal(ELOOP, fs.Mkdir("/x/sub/d", 0x1ED));
+            Assert.Equal(ELOOP, fs.Mkdir("/x/sub/d", 0x1ED, caller));
             Assert.Equal(ELOOP, fs.Unlink("/x/sub/secret.txt"));
             Assert.Equal(ELOOP, fs.Truncate("/x/sub/secret.txt", null, 0));
             Assert.Equal(ELOOP, fs.Rename("/x/sub/secret.txt", "/x/stolen.txt", RenameFlags.None));

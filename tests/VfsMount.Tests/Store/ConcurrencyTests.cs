@@ -66,8 +66,9 @@ public sealed class ConcurrencyTests : IDisposable
         var order = entries.Skip(1).Select(e => e["content"]!.GetValue<string>()[0]).ToList();
         int firstChild = order.IndexOf('w'), lastChild = order.LastIndexOf('w');
         Assert.Contains('f', order.GetRange(firstChild, lastChild - firstChild + 1));
-        foreach (var e in entries)
-            Assert.Equal(["id", "timestamp", "from", "to", "content", "entry_type"], e.Select(kv => kv.Key));
+        foreach (var e in entries)   // the store's own lines also carry the role it completed (SPEC §2.1)
+            Assert.Equal(e.ContainsKey("role") ? ["id", "timestamp", "from", "to", "content", "entry_type", "role"] : ["id", "timestamp", "from", "to", "content", "entry_type"],
+                e.Select(kv => kv.Key));
 
         // The manifest agrees with the partition files.
         var manifest = Disk.Manifest(tdir);

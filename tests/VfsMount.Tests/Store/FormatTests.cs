@@ -87,13 +87,14 @@ public sealed partial class FormatTests : IDisposable
     public void Complete_EmptyObject_FillsEveryField()
     {
         var e = JsonDocument.Parse(Completed("{}")).RootElement;
-        Assert.Equal(["id", "timestamp", "from", "to", "content", "entry_type"], e.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["id", "timestamp", "from", "to", "content", "entry_type", "role"], e.EnumerateObject().Select(p => p.Name));
         Assert.Matches(UuidV4(), e.GetProperty("id").GetString()!);
         Assert.Equal(1_700_000_000UL, e.GetProperty("timestamp").GetUInt64());
         Assert.Equal("alice", e.GetProperty("from").GetString());
         Assert.Equal("ctx", e.GetProperty("to").GetString());
         Assert.Equal("", e.GetProperty("content").GetString());
         Assert.Equal("message", e.GetProperty("entry_type").GetString());
+        Assert.Equal("user", e.GetProperty("role").GetString());
     }
 
     [Fact]
@@ -118,8 +119,8 @@ public sealed partial class FormatTests : IDisposable
         string line = "{\"zeta\":1,\"content\":\"hi\",\"alpha\":{\"x\":[1,2.5,null]},\"metadata\":{\"summary\":\"s\"},\"flow_control\":true}";
         string json = Completed(line, now: 7);
         var names = JsonDocument.Parse(json).RootElement.EnumerateObject().Select(p => p.Name).ToList();
-        Assert.Equal(["id", "timestamp", "from", "to", "content", "entry_type", "zeta", "alpha", "metadata", "flow_control"], names);
-        Assert.EndsWith(",\"timestamp\":7,\"from\":\"alice\",\"to\":\"ctx\",\"content\":\"hi\",\"entry_type\":\"message\","
+        Assert.Equal(["id", "timestamp", "from", "to", "content", "entry_type", "role", "zeta", "alpha", "metadata", "flow_control"], names);
+        Assert.EndsWith(",\"timestamp\":7,\"from\":\"alice\",\"to\":\"ctx\",\"content\":\"hi\",\"entry_type\":\"message\",\"role\":\"user\","
                         + "\"zeta\":1,\"alpha\":{\"x\":[1,2.5,null]},\"metadata\":{\"summary\":\"s\"},\"flow_control\":true}", json);
     }
 
@@ -128,7 +129,7 @@ public sealed partial class FormatTests : IDisposable
     {
         string json = Completed("  { \"content\" : \"a b\" ,\t\"extra\" : [ 1 , 2 ] }  ");
         Assert.DoesNotContain(": ", json);
-        Assert.EndsWith("\"content\":\"a b\",\"entry_type\":\"message\",\"extra\":[1,2]}", json);
+        Assert.EndsWith("\"content\":\"a b\",\"entry_type\":\"message\",\"role\":\"user\",\"extra\":[1,2]}", json);
     }
 
     [Fact]
@@ -150,6 +151,31 @@ public sealed partial class FormatTests : IDisposable
         Assert.Equal(99UL, entry.Timestamp);
         Assert.True(entry.IsUserMessage);
         Assert.False(EntryCompleter.Transcript(B("{\"from\":\"ctx\",\"to\":\"user\"}"), "ctx", "alice", 5).IsUserMessage);
+    }
+
+    [Theory]
+    [InlineData("{\"content\":\"hi\"}", "user")]
+    [InlineData("{\"from\":\"ctx\",\"to\":\"user\",\"content\":\"hello\"}", "agent")]
+    [InlineData("{\"from\":\"system\",\"content\":\"note\"}", "user")]
+    public void Complete_MessageWithoutRole_GetsChibisReading(string line, string role)
+    {
+        var entry = EntryCompleter.Transcript(B(line), "ctx", "alice", 5);
+        var e = JsonDocument.Parse(entry.Json).RootElement;
+        Assert.Equal(role, e.GetProperty("role").GetString());
+        Assert.Equal("role", e.EnumerateObject().ElementAt(6).Name);   // right after entry_type
+        Assert.Equal(role == "user", entry.IsUserMessage);
+    }
+
+    [Fact]
+    public void Complete_GivenRoleOrOtherEntryType_NotCompleted()
+    {
+        var given = EntryCompleter.Transcript(B("{\"content\":\"x\",\"role\":\"system\"}"), "ctx", "alice", 5);
+        Assert.Equal(1, Encoding.UTF8.GetString(given.Json).Split("\"role\"").Length - 1);
+        Assert.False(given.IsUserMessage);
+        var call = EntryCompleter.Transcript(B("{\"entry_type\":\"tool_call\"}"), "ctx", "alice", 5);
+        Assert.False(JsonDocument.Parse(call.Json).RootElement.TryGetProperty("role", out _));
+        Assert.Throws<StoreException>(() => EntryCompleter.Transcript(B("{\"role\":\"boss\"}"), "ctx", "alice", 5));
+        Assert.False(JsonDocument.Parse(EntryCompleter.Inbox(B("{}"), "ctx", "alice", 5).Json).RootElement.TryGetProperty("role", out _));
     }
 
     public static TheoryData<string> NonStringFields => new()

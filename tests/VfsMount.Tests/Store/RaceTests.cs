@@ -220,7 +220,7 @@ public sealed class RaceTests : IDisposable
     {
         var store = _dir.Open();
         var fs = new VfsMount.FileSystem.ContextFileSystem(store, TextWriter.Null);
-        Assert.Equal(0, fs.Mkdir("/c", 0x1ED));
+        Assert.Equal(0, fs.Mkdir("/c", 0x1ED, new VfsMount.FileSystem.Caller(0, 0, Environment.ProcessId)));
         Assert.Equal(0, fs.Open("/c/summary.md", VfsMount.FileSystem.OpenFlags.Write, new VfsMount.FileSystem.Caller(0, 0, 0), out var opened));
         Assert.Equal(0, fs.Write(opened.Handle, "kept\n"u8, 0, out _));
         // The program holding it open went quiet: its staged copy is older than recovery's grace.
