@@ -60,7 +60,15 @@ internal sealed class DocumentHandle : Handle
         _stage = PosixFile.OpenOrThrow(_stagePath, PosixFile.ReadWrite | PosixFile.Create | PosixFile.NoFollow, 0x1A4);
         _dirty = !exists || (truncate && st.Size > 0);
         _onlyTruncatedAtOpen = _dirty;
-        if (!exists || truncate) _early = PrefixValidator.ForEmpty(format);
+        _early = !exists || truncate ? PrefixValidator.ForEmpty(format) : FollowCommitted(format, st.Size);
+    }
+
+    /// <summary>A small document opened to extend it: its committed content is followed first, so `>>` is refused early too.</summary>
+    private PrefixValidator? FollowCommitted(DocumentFormat format, long size)
+    {
+        if (size > 1 << 20) return null;
+        var content = new byte[size];
+        return _stage.ReadAt(content, 0) == size ? PrefixValidator.ForContent(format, content) : null;
     }
 
     public string Target => _target;
