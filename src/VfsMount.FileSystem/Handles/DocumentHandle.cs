@@ -72,7 +72,15 @@ internal sealed class DocumentHandle : Handle
         }
         _dirty = !exists || (truncate && st.Size > 0);
         _onlyTruncatedAtOpen = _dirty;
-        if (!exists || truncate) _early = PrefixValidator.ForEmpty(format);
+        _early = !exists || truncate ? PrefixValidator.ForEmpty(format) : FollowCommitted(format, st.Size);
+    }
+
+    /// <summary>A small document opened to extend it: its committed content is followed first, so `>>` is refused early too.</summary>
+    private PrefixValidator? FollowCommitted(DocumentFormat format, long size)
+    {
+        if (size > 1 << 20) return null;
+        var content = new byte[size];
+        return _stage.ReadAt(content, 0) == size ? PrefixValidator.ForContent(format, content) : null;
     }
 
     public string Target => _target;

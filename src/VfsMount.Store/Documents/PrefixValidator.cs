@@ -34,6 +34,18 @@ public sealed class PrefixValidator
     public static PrefixValidator? ForEmpty(DocumentFormat format) =>
         format is DocumentFormat.Toml or DocumentFormat.Opaque ? null : new PrefixValidator(format);
 
+    /// <summary>
+    /// A validator that has followed this content already (an existing document opened to
+    /// append), so appending to it is checked too; null when it is too long to follow cheaply
+    /// or could not become valid anyway (the check at close then decides).
+    /// </summary>
+    public static PrefixValidator? ForContent(DocumentFormat format, ReadOnlySpan<byte> content)
+    {
+        if (content.Length > MaxPending) return null;
+        var validator = ForEmpty(format);
+        return validator is not null && validator.TryAppend(content, out _) && validator.IsFollowing ? validator : null;
+    }
+
     /// <summary>Bytes followed so far: the document's length while it is written sequentially.</summary>
     public long Length { get; private set; }
 

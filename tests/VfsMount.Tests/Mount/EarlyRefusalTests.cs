@@ -40,6 +40,21 @@ public sealed class EarlyRefusalTests
     }
 
     [Fact]
+    public void AppendRedirect_ToExistingDocument_RefusedEarlyToo()
+    {
+        using var m = StartWithDemo();
+        var (exit, _, stderr) = m.Sh("printf 'a\\xffb' >> demo/summary.md");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("Invalid argument", stderr, StringComparison.Ordinal);
+        (exit, _, stderr) = m.Sh("printf ', \"b\": 2}' >> demo/context_meta.json");   // after a complete object nothing more can come
+        Assert.NotEqual(0, exit);
+        Assert.Contains("Invalid argument", stderr, StringComparison.Ordinal);
+        m.Ok("printf 'more\\n' >> demo/summary.md");
+        Assert.Equal("fine\nmore\n", File.ReadAllText(m.StorePath("contexts", "demo", "summary.md")));
+        Assert.Equal("{\"a\": 1}", File.ReadAllText(m.StorePath("contexts", "demo", "context_meta.json")));
+    }
+
+    [Fact]
     public void PrintfRedirect_ValidPrefixOnly_RefusedAtCloseDocumentKept()
     {
         using var m = StartWithDemo();
