@@ -35,7 +35,7 @@ public sealed partial class ContextFileSystem
                 case NodeKind.TextLog:
                     if (exclusive) return Errno.EEXIST;
                     if ((flags & OpenFlags.Truncate) != 0 && writing) return Refuse(node, path, Errno.EPERM, "logs cannot be truncated");
-                    handle = new LogHandle(LogTargetOf(node), (flags & OpenFlags.Append) != 0, UserNames.Of(caller.Uid), _refusals, Limits.MaxLineBytes);
+                    handle = new LogHandle(LogTargetOf(node), (flags & OpenFlags.Append) != 0, UserNames.Of(caller.Uid), _refusals, Limits.MaxLineBytes, _store.Counters);
                     directIo = true;   // reads must always see the latest appends
                     break;
                 case NodeKind.Document:

@@ -26,11 +26,18 @@ public sealed partial class ContextFileSystem : IFileSystem
         _store = store;
         _paths = new PathMap(store);
         _log = log ?? Console.Error;
-        _refusals = new Refusals(store.Quarantine, _log);
+        _refusals = new Refusals(store.Quarantine, _log, store.Counters);
         Limits = limits ?? MountLimits.Default;
     }
 
     public MountLimits Limits { get; }
+
+    /// <summary>Files of the store open through the mount now.</summary>
+    public int OpenHandles => _handles.Count;
+
+    internal Refusals Refusals => _refusals;
+
+    internal ChibiStore Store => _store;
 
     /// <summary>Raised with a mount path whose committed content changed (the host drops kernel caches).</summary>
     public event Action<string>? ContentChanged;
@@ -274,7 +281,9 @@ public sealed partial class ContextFileSystem : IFileSystem
     {
         foreach (var reader in ReadersOf(storePath)) reader.Rebind();
         string rel = Path.GetRelativePath(_store.ContextsDir, storePath);
-        string mountPath = storePath == _store.StatePath ? "/state.json" : "/" + rel;
+        bool state = storePath == _store.StatePath;
+        _store.Counters.Committed(state ? null : rel.Split('/')[0]);
+        string mountPath = state ? "/state.json" : "/" + rel;
         ContentChanged?.Invoke(mountPath);
     }
 }

@@ -6,7 +6,7 @@ namespace VfsMount.Store;
 /// Where refused or torn content goes so nothing a user wrote is silently lost:
 /// STORE/.vfsmount/quarantine/, one file per refusal, bounded in bytes (oldest dropped first).
 /// </summary>
-public sealed class Quarantine(string directory, long maxBytes = Quarantine.DefaultMaxBytes)
+public sealed class Quarantine(string directory, long maxBytes = Quarantine.DefaultMaxBytes, MountCounters? counters = null)
 {
     public const long DefaultMaxBytes = 64L << 20;
     private readonly Lock _lock = new();
@@ -30,6 +30,7 @@ public sealed class Quarantine(string directory, long maxBytes = Quarantine.Defa
                 f.Flush(flushToDisk: true);
             }
             File.WriteAllText(path + ".reason", reason + "\n", Encoding.UTF8);
+            counters?.Quarantined(context, content.Length);
             Trim();
             return path;
         }
