@@ -29,7 +29,7 @@ public sealed class Quarantine(string directory, long maxBytes = Quarantine.Defa
                 f.Write(content);
                 f.Flush(flushToDisk: true);
             }
-            File.WriteAllText(path + ".reason", reason + "\n", Encoding.UTF8);
+            File.WriteAllText(path + ".reason", reason + "\n", new UTF8Encoding(false));   // no BOM: a person reads it with cat
             counters?.Quarantined(context, content.Length);
             Trim();
             return path;
