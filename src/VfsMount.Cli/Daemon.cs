@@ -15,7 +15,8 @@ internal static class Daemon
     private const string ChildVariable = "VFSMOUNT_DAEMON_CHILD";
     private const string ReadyLine = "\u0001vfsmount: ready";
 
-    public static bool IsChild => Environment.GetEnvironmentVariable(ChildVariable) == "1";
+    /// <summary>Read once: <see cref="BecomeChild"/> removes the variable so nothing the daemon runs inherits it.</summary>
+    public static bool IsChild { get; } = Environment.GetEnvironmentVariable(ChildVariable) == "1";
 
     /// <summary>The parent: starts the child with these arguments and waits for its word.</summary>
     public static int StartAndWait(IReadOnlyList<string> args)
@@ -46,14 +47,20 @@ internal static class Daemon
     /// <summary>The child, first thing: its own session (no terminal, no SIGHUP from the shell that mounted), stdin and stdout /dev/null.</summary>
     public static void BecomeChild()
     {
+        Environment.SetEnvironmentVariable(ChildVariable, null);
         Posix.SetSid();
         Posix.Redirect(0, "/dev/null", Posix.O_RDWR);
         Posix.Redirect(1, "/dev/null", Posix.O_RDWR);
     }
 
-    /// <summary>The child, once the mount answers: tells the parent, then standard error goes to the log file or /dev/null.</summary>
+    /// <summary>
+    /// The child, once the mount answers: tells the parent, then standard error goes to the log
+    /// file or /dev/null, and the working directory to / (every path is absolute by now), so the
+    /// daemon keeps no directory of the caller's busy.
+    /// </summary>
     public static void Ready(LogSink log, string? logFile)
     {
+        Directory.SetCurrentDirectory("/");
         log.Detach(ReadyLine);
         Posix.Redirect(2, logFile ?? "/dev/null", logFile is null ? Posix.O_RDWR : Posix.O_WRONLY | Posix.O_APPEND | Posix.O_CREAT);
     }

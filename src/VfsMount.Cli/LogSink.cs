@@ -15,7 +15,7 @@ internal sealed class LogSink : TextWriter
     private static readonly string SyslogSocket = Environment.GetEnvironmentVariable("VFSMOUNT_SYSLOG_SOCKET") is { Length: > 0 } s ? s : "/dev/log";
     private const int DaemonWarning = (3 << 3) | 4;   // LOG_DAEMON | LOG_WARNING
     private readonly StringBuilder _line = new();
-    private readonly StreamWriter? _file;
+    private StreamWriter? _file;
     private TextWriter? _console;
     private bool _syslog;
 
@@ -79,7 +79,14 @@ internal sealed class LogSink : TextWriter
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _file?.Dispose();
+        if (disposing)
+        {
+            lock (_line)
+            {
+                _file?.Dispose();
+                _file = null;   // a line from a thread still finishing goes nowhere rather than throw
+            }
+        }
         base.Dispose(disposing);
     }
 }

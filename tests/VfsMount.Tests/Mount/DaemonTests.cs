@@ -29,6 +29,7 @@ public sealed class DaemonTests
         Assert.Equal(pid.ToString(System.Globalization.CultureInfo.InvariantCulture), stat[3]);   // session leader: no terminal, no SIGHUP
         Assert.All(new[] { 0, 1 }, fd => Assert.Equal("/dev/null", new FileInfo($"/proc/{pid}/fd/{fd}").LinkTarget));
         Assert.Equal(d.LogFile, new FileInfo($"/proc/{pid}/fd/2").LinkTarget);
+        Assert.Equal("/", new FileInfo($"/proc/{pid}/cwd").LinkTarget);   // started in the temp directory: keeps none busy
         Assert.Contains($"vfsmount: mounted {d.Store} on {d.Mnt} (pid {pid})", d.Log, StringComparison.Ordinal);
 
         Assert.Equal(0, Shell.Run("umount", [d.Mnt], "/", 20).Exit);

@@ -35,9 +35,9 @@ public sealed class Daemonized : IDisposable
     /// Runs a program that must return with its stdout and stderr closed: a daemon that kept
     /// them open would hang whoever reads them (a shell's $(…), a test) — that fails here.
     /// </summary>
-    public static (int Exit, string Out, string Err) RunToEnd(string file, IEnumerable<string> args, IDictionary<string, string>? env = null, int timeoutSeconds = 120)
+    public static (int Exit, string Out, string Err) RunToEnd(string file, IEnumerable<string> args, IDictionary<string, string>? env = null, int timeoutSeconds = 120, string cwd = "/")
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/" };
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = cwd };
         foreach (var a in args) psi.ArgumentList.Add(a);
         if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
@@ -52,9 +52,9 @@ public sealed class Daemonized : IDisposable
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    /// <summary>`vfsmount mount MNT --store STORE --daemon --log-file LOG ARGS…` through the test build.</summary>
+    /// <summary>`vfsmount mount mnt --store store --daemon --log-file vfsmount.log ARGS…` through the test build, run in the temp directory (relative paths).</summary>
     public (int Exit, string Out, string Err) MountDaemon(params string[] args) =>
-        RunToEnd("dotnet", [MountedStore.VfsmountDll, "mount", Mnt, "--store", Store, "--daemon", "--log-file", LogFile, .. args]);
+        RunToEnd("dotnet", [MountedStore.VfsmountDll, "mount", "mnt", "--store", "store", "--daemon", "--log-file", "vfsmount.log", .. args], cwd: Root);
 
     /// <summary>The daemon serving the mount (from status.json); remembered for Dispose.</summary>
     public int DaemonPid()
