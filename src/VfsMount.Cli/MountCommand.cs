@@ -83,7 +83,7 @@ internal static class MountCommand
         foreach (var m in mended) log.WriteLine($"vfsmount: recovery: {m}");
 
         var view = new ContextFileSystem(store, log);
-        using var host = new FuseHost(new StatusView(view, mountPoint), mountPoint, new FuseHostOptions { MountOptions = mountOptions.Fuse });
+        using var host = new FuseHost(new StatusView(view, mountPoint), mountPoint, new FuseHostOptions { MountOptions = [.. SourceOption(store.Root, mountOptions.Fuse), .. mountOptions.Fuse] });
         view.ContentChanged += host.InvalidatePath;   // before close(2) returns: no reader sees old bytes after a commit
         if (host.Mount(out string? error) != 0)
         {
@@ -118,6 +118,14 @@ internal static class MountCommand
             host.RequestExit();
         }
     }
+
+    /// <summary>
+    /// The store as the mount's source (findmnt's SOURCE, mountinfo's field after the type), as
+    /// an fstab line names it: so `mount -a` sees the line is mounted. Not for a path with a
+    /// comma, which the option list cannot carry, nor when -o gives an fsname of its own.
+    /// </summary>
+    private static IEnumerable<string> SourceOption(string store, List<string> fuse) =>
+        store.Contains(',', StringComparison.Ordinal) || fuse.Any(o => o.StartsWith("fsname=", StringComparison.Ordinal)) ? [] : [$"fsname={store}"];
 
     /// <summary>systemd's Type=notify (sd_notify(3)): a datagram to $NOTIFY_SOCKET when systemd runs us.</summary>
     private static void SystemdNotify(string state)

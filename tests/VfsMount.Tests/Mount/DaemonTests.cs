@@ -102,7 +102,9 @@ public sealed class DaemonTests
 
         Assert.True(exit == 0, err);
         Assert.True(d.IsMounted());
-        Assert.Contains(File.ReadLines("/proc/self/mountinfo"), l => l.Contains($" {d.Mnt} ", StringComparison.Ordinal) && l.Contains("allow_other", StringComparison.Ordinal));
+        // The store is the mount's source, as in the fstab line: mount -a sees it is mounted.
+        Assert.Contains(File.ReadLines("/proc/self/mountinfo"), l => l.Contains($" {d.Mnt} ", StringComparison.Ordinal)
+            && l.Contains($" - fuse.vfsmount {d.Store} ", StringComparison.Ordinal) && l.Contains("allow_other", StringComparison.Ordinal));
         Assert.Equal(0, d.Sh("mkdir c && for i in 1 2 3; do echo '{\"content\":\"x\"}' >> c/transcript.jsonl; done").Exit);
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(d.Store, "contexts", "c", "transcript", "partitions"), "*.jsonl"));
         Assert.Contains($"vfsmount: mounted {d.Store} on {d.Mnt} (pid {d.DaemonPid()})", d.Log, StringComparison.Ordinal);
