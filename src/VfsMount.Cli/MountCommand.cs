@@ -90,23 +90,30 @@ internal static class MountCommand
             sink.WriteLine($"vfsmount: cannot mount {mountPoint}: {error}");
             return 1;
         }
+        bool stopping = false;
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var ageTimer = new Timer(_ => RotateAged(store, log), null, TimeSpan.Zero, AgeCheck);   // also once at mount: a store may come back aged
         int result = 0;
         var loop = new Thread(() => result = host.Run()) { Name = "fuse loop" };
         loop.Start();
+        SignalPoint.Hit("mount-before-ready", () => !loop.IsAlive);
         // Ready once the kernel shows the mount and it answers (this stat is served by the loop).
-        if (!IsMountPoint(mountPoint) || !Directory.Exists(mountPoint))
+        // A SIGTERM may already have stopped the loop: that is a clean stop, not a failed mount.
+        bool answering = IsMountPoint(mountPoint) && Directory.Exists(mountPoint);
+        if (!answering && !Volatile.Read(ref stopping))
         {
             sink.WriteLine($"vfsmount: cannot mount {mountPoint}: the mount does not answer");
             host.RequestExit();
             loop.Join();
             return 1;
         }
-        SystemdNotify("READY=1");
-        if (Daemon.IsChild) Daemon.Ready(sink, logFile is null ? null : Path.GetFullPath(logFile));   // `mount` itself prints nothing once it worked
-        if (logLevel != "error") sink.WriteLine($"vfsmount: mounted {store.Root} on {mountPoint} (pid {Environment.ProcessId})");
+        if (answering)
+        {
+            SystemdNotify("READY=1");
+            if (Daemon.IsChild) Daemon.Ready(sink, logFile is null ? null : Path.GetFullPath(logFile));   // `mount` itself prints nothing once it worked
+            if (logLevel != "error") sink.WriteLine($"vfsmount: mounted {store.Root} on {mountPoint} (pid {Environment.ProcessId})");
+        }
         loop.Join();
         SystemdNotify("STOPPING=1");
         if (logLevel != "error") sink.WriteLine($"vfsmount: unmounted {mountPoint}");
@@ -115,6 +122,7 @@ internal static class MountCommand
         void Stop(PosixSignalContext context)
         {
             context.Cancel = true;   // we exit ourselves, after a clean unmount
+            Volatile.Write(ref stopping, true);
             host.RequestExit();
         }
     }

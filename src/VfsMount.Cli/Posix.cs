@@ -19,6 +19,9 @@ internal static partial class Posix
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    public static partial int Kill(int pid, int signal);
+
     /// <summary>Points fd at path (opened with flags), as a shell's `n&gt;path` does; throws when it cannot.</summary>
     public static void Redirect(int fd, string path, int flags)
     {

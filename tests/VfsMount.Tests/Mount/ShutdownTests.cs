@@ -41,4 +41,22 @@ public sealed class ShutdownTests
         m.Mount();
         Assert.Equal(stored, m.Ok("cat c/transcript.jsonl"));
     }
+
+    /// <summary>
+    /// A SIGTERM that lands between the mount and the check that it answers (test-only
+    /// VFSMOUNT_SIGNAL_AT puts it there, and waits until the loop has unmounted) is a clean stop:
+    /// exit 0, not "the mount does not answer".
+    /// </summary>
+    [Fact]
+    public void Sigterm_BeforeTheMountIsReady_UnmountsAndExitsZero()
+    {
+        using var d = new Daemonized();
+        var (exit, _, err) = Daemonized.RunToEnd("dotnet", [MountedStore.VfsmountDll, "mount", d.Mnt, "--store", d.Store],
+            env: new Dictionary<string, string> { ["VFSMOUNT_SIGNAL_AT"] = "mount-before-ready" }, timeoutSeconds: 60);
+
+        Assert.True(exit == 0, $"exit {exit}: {err}");
+        Assert.DoesNotContain("does not answer", err, StringComparison.Ordinal);
+        Assert.Contains($"vfsmount: unmounted {d.Mnt}", err, StringComparison.Ordinal);
+        Assert.False(d.IsMounted());
+    }
 }
