@@ -85,14 +85,18 @@ internal static class MountCommand
         var view = new ContextFileSystem(store, log);
         using var host = new FuseHost(new StatusView(view, mountPoint), mountPoint, new FuseHostOptions { MountOptions = [.. SourceOption(store.Root, mountOptions.Fuse), .. mountOptions.Fuse] });
         view.ContentChanged += host.InvalidatePath;   // before close(2) returns: no reader sees old bytes after a commit
+        // Handlers before the mount: a SIGTERM the moment the mount shows in mountinfo must
+        // unmount cleanly, not kill the process with the mount left dead.
+        bool stopping = false;
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        SignalPoint.Hit("mount-start", () => Volatile.Read(ref stopping));
         if (host.Mount(out string? error) != 0)
         {
             sink.WriteLine($"vfsmount: cannot mount {mountPoint}: {error}");
             return 1;
         }
-        bool stopping = false;
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        if (Volatile.Read(ref stopping)) host.RequestExit();   // asked before there was a session to stop: the loop only unmounts
         using var ageTimer = new Timer(_ => RotateAged(store, log), null, TimeSpan.Zero, AgeCheck);   // also once at mount: a store may come back aged
         int result = 0;
         var loop = new Thread(() => result = host.Run()) { Name = "fuse loop" };
