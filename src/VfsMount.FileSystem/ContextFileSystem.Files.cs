@@ -36,7 +36,7 @@ public sealed partial class ContextFileSystem
                 case NodeKind.TextLog:
                     if (exclusive) return Errno.EEXIST;
                     if ((flags & OpenFlags.Truncate) != 0 && writing) return Refuse(node, path, Errno.EPERM, "logs cannot be truncated");
-                    handle = new LogHandle(LogTargetOf(node), (flags & OpenFlags.Append) != 0, UserNames.Of(caller.Uid), _refusals, Limits.MaxLineBytes);
+                    handle = new LogHandle(LogTargetOf(node), (flags & OpenFlags.Append) != 0, UserNames.Of(caller.Uid), _refusals, Limits.MaxLineBytes, _store.Counters);
                     // transcript.jsonl's bytes never change once written: a reader may use the page
                     // cache (the kernel drops it when the size changes). Writers and the other logs
                     // (the inbox shrinks in place) go past it.

@@ -160,6 +160,7 @@ public sealed partial class ContextFileSystem
                 errno = PathOps.Rename(source.StorePath!, target.StorePath!, 0);
                 if (errno != 0) return errno;
                 _commits.Committed(target.StorePath!);
+                _store.Counters.Committed(target.Context);
                 if (source.Kind == NodeKind.Document) _commits.Committed(source.StorePath!);
                 // The kernel replaces the target's inode too: readers of the old file keep it.
             }

@@ -26,11 +26,18 @@ public sealed partial class ContextFileSystem : IFileSystem
         _store = store;
         _paths = new PathMap(store);
         _log = log ?? Console.Error;
-        _refusals = new Refusals(store.Quarantine, _log);
+        _refusals = new Refusals(store.Quarantine, _log, store.Counters);
         Limits = limits ?? MountLimits.Default;
     }
 
     public MountLimits Limits { get; }
+
+    /// <summary>Files of the store open through the mount now.</summary>
+    public int OpenHandles => _handles.Count;
+
+    internal Refusals Refusals => _refusals;
+
+    internal ChibiStore Store => _store;
 
     /// <summary>Raised with a mount path whose committed content changed (the host drops kernel caches).</summary>
     public event Action<string>? ContentChanged;
@@ -290,7 +297,10 @@ public sealed partial class ContextFileSystem : IFileSystem
     /// <summary>A commit replaced the document's content: the host gives the name a new node and drops the old one's cache.</summary>
     private void Changed(string storePath)
     {
-        ContentChanged?.Invoke(_paths.MountPathOf(storePath));
+        string mountPath = _paths.MountPathOf(storePath);
+        var parts = mountPath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        _store.Counters.Committed(parts.Length > 1 && parts[0] != PathMap.VfsName ? parts[0] : null);   // a context's document, or the store's
+        ContentChanged?.Invoke(mountPath);
     }
 }
 

@@ -7,10 +7,11 @@ namespace VfsMount.FileSystem;
 /// Every refusal is one log line (context, file, reason) and, for content refused for
 /// validation or size, a copy in the store's quarantine: nothing a user wrote is silently lost.
 /// </summary>
-public sealed class Refusals(Quarantine quarantine, TextWriter log)
+public sealed class Refusals(Quarantine quarantine, TextWriter log, MountCounters? counters = null)
 {
     public int Refuse(string context, string file, int errno, string reason, byte[]? content = null)
     {
+        counters?.Refused(context, ErrnoName(errno));
         string kept = content is null ? "" : Keep(context, file, reason, content);
         lock (log) log.WriteLine(OneLine($"vfsmount: refused {context}/{file}: {reason} ({ErrnoName(errno)}){kept}"));
         return errno;
@@ -44,7 +45,7 @@ public sealed class Refusals(Quarantine quarantine, TextWriter log)
         }
     }
 
-    private static string ErrnoName(int errno) => errno switch
+    public static string ErrnoName(int errno) => errno switch
     {
         Errno.EPERM => "EPERM",
         Errno.EINVAL => "EINVAL",

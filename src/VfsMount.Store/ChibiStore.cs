@@ -21,7 +21,7 @@ public sealed class ChibiStore
         Root = Path.GetFullPath(root);
         Options = options ?? StorageOptions.None;
         Directory.CreateDirectory(ContextsDir);
-        Quarantine = new Quarantine(Path.Combine(Root, ".vfsmount", "quarantine"));
+        Quarantine = new Quarantine(Path.Combine(Root, ".vfsmount", "quarantine"), counters: Counters);
     }
 
     /// <summary>$CHIBI_HOME, else ~/.chibi.</summary>
@@ -33,6 +33,9 @@ public sealed class ChibiStore
     public string Root { get; }
     public StorageOptions Options { get; }
     public Quarantine Quarantine { get; }
+
+    /// <summary>What this process did to the store since it opened it (the mount's status.json).</summary>
+    public MountCounters Counters { get; } = new();
     public string ContextsDir => Path.Combine(Root, "contexts");
     public string StatePath => Path.Combine(Root, "state.json");
     /// <summary>chibi 0.10's CLI session (implied and previous context); absent in older stores.</summary>
@@ -55,7 +58,7 @@ public sealed class ChibiStore
             .ToList()!;
 
     public TranscriptLog Transcript(string context) =>
-        _transcripts.GetOrAdd(context, c => new TranscriptLog(ContextDir(c), c, Root, Options, Quarantine));
+        _transcripts.GetOrAdd(context, c => new TranscriptLog(ContextDir(c), c, Root, Options, Quarantine, Counters));
 
     public InboxLog Inbox(string context) =>
         _inboxes.GetOrAdd(context, c => new InboxLog(ContextDir(c), c, Quarantine));

@@ -6,7 +6,7 @@ namespace VfsMount.Store;
 /// Where refused or torn content goes so nothing a user wrote is silently lost:
 /// STORE/.vfsmount/quarantine/, one file per refusal, bounded in bytes (oldest dropped first).
 /// </summary>
-public sealed class Quarantine(string directory, long maxBytes = Quarantine.DefaultMaxBytes)
+public sealed class Quarantine(string directory, long maxBytes = Quarantine.DefaultMaxBytes, MountCounters? counters = null)
 {
     public const long DefaultMaxBytes = 64L << 20;
     private readonly Lock _lock = new();
@@ -29,7 +29,8 @@ public sealed class Quarantine(string directory, long maxBytes = Quarantine.Defa
                 f.Write(content);
                 f.Flush(flushToDisk: true);
             }
-            File.WriteAllText(path + ".reason", reason + "\n", Encoding.UTF8);
+            File.WriteAllText(path + ".reason", reason + "\n", new UTF8Encoding(false));   // no BOM: a person reads it with cat
+            counters?.Quarantined(context, content.Length);
             Trim();
             return path;
         }

@@ -39,3 +39,14 @@ internal sealed class EmptyHandle : Handle
         return 0;
     }
 }
+
+/// <summary>Bytes generated at open (status.json): every read of this handle sees the same snapshot.</summary>
+internal sealed class BytesHandle(byte[] content) : Handle
+{
+    public override int Read(Span<byte> buffer, long offset, out int bytesRead)
+    {
+        bytesRead = offset >= content.Length ? 0 : Math.Min(buffer.Length, content.Length - (int)offset);
+        if (bytesRead > 0) content.AsSpan((int)offset, bytesRead).CopyTo(buffer);
+        return 0;
+    }
+}

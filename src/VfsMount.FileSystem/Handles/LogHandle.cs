@@ -17,7 +17,7 @@ namespace VfsMount.FileSystem.Handles;
 /// unfinished is refused for good: quarantined and logged. A '\n' right after a line that a
 /// flush terminated is that line's own end, not an empty line.
 /// </remarks>
-internal sealed class LogHandle(LogTarget target, bool append, string from, Refusals refusals, long maxLineBytes) : Handle
+internal sealed class LogHandle(LogTarget target, bool append, string from, Refusals refusals, long maxLineBytes, MountCounters counters) : Handle
 {
     private readonly MemoryStream _pending = new();
     private long _nextOffset = -1;
@@ -122,6 +122,9 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
         try
         {
             target.Append(entries);
+            long bytes = 0;
+            foreach (var entry in entries) bytes += entry.Json.Length + 1;
+            counters.Appended(target.Context, entries.Count, bytes);
             return 0;
         }
         catch (StoreException e) when (e.Errno is Errno.EINVAL or Errno.EFBIG)

@@ -42,6 +42,7 @@ public sealed partial class TranscriptLog
         manifest["active_partition"] = Manifest.ActiveName;
         manifest["rotation_policy"] = policy.ToManifestJson();
         Manifest.Save(ManifestPath, manifest);
+        _counters?.Rotated(_context);
         lock (_statsLock) _active = null;
         _policy = null;
     }

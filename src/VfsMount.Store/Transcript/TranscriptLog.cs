@@ -16,12 +16,13 @@ public sealed partial class TranscriptLog
     private readonly string _storeRoot;
     private readonly StorageOptions _options;
     private readonly Quarantine _quarantine;
+    private readonly MountCounters? _counters;
     private readonly Lock _statsLock = new();
     private readonly GroupCommit<IReadOnlyList<CompletedEntry>> _commits;
     private bool _directoryReady;
     private (ulong Inode, PartitionStats Stats)? _active;   // what we know of active.jsonl; under _statsLock
 
-    public TranscriptLog(string contextDir, string context, string storeRoot, StorageOptions options, Quarantine quarantine)
+    public TranscriptLog(string contextDir, string context, string storeRoot, StorageOptions options, Quarantine quarantine, MountCounters? counters = null)
     {
         ContextDir = contextDir;
         Directory = Path.Combine(contextDir, "transcript");
@@ -29,6 +30,7 @@ public sealed partial class TranscriptLog
         _storeRoot = storeRoot;
         _options = options;
         _quarantine = quarantine;
+        _counters = counters;
         _commits = new(AppendBatch);
     }
 

@@ -139,6 +139,9 @@ public sealed class ErrorRowTests
         Assert.False(File.Exists(Ctx(m, "local.toml")));
         Assert.False(File.Exists(Ctx(m, "context.jsonl")));
         Assert.DoesNotContain("local.toml", ViewProbe.Ls(m, "demo"));
-        Assert.DoesNotContain(".vfsmount", ViewProbe.Ls(m, "."));
+        // The store's quarantine is shown only as the generated, read-only .vfsmount/quarantine/ (SPEC §2).
+        var shown = ViewProbe.Ls(m, ".vfsmount/quarantine").Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(["= nope", "\"just a string\"\n"], shown.Select(n => m.Ok($"cat '.vfsmount/quarantine/{n}'")));
+        Assert.Equal(30, ViewProbe.Errno(m, $"os.unlink('.vfsmount/quarantine/{shown[0]}')"));
     }
 }

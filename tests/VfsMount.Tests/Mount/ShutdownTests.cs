@@ -41,4 +41,25 @@ public sealed class ShutdownTests
         m.Mount();
         Assert.Equal(stored, m.Ok("cat c/transcript.jsonl"));
     }
+
+    /// <summary>
+    /// A SIGTERM that lands while the mount is being made — before the kernel mount, or between
+    /// it and the check that it answers (test-only VFSMOUNT_SIGNAL_AT puts it there and waits
+    /// until it has done its work) — is a clean stop: exit 0, nothing left mounted; not death by
+    /// the signal (143) nor "the mount does not answer".
+    /// </summary>
+    [Theory]
+    [InlineData("mount-start")]
+    [InlineData("mount-before-ready")]
+    public void Sigterm_BeforeTheMountIsReady_UnmountsAndExitsZero(string point)
+    {
+        using var d = new Daemonized();
+        var (exit, _, err) = Daemonized.RunToEnd("dotnet", [MountedStore.VfsmountDll, "mount", d.Mnt, "--store", d.Store],
+            env: new Dictionary<string, string> { ["VFSMOUNT_SIGNAL_AT"] = point }, timeoutSeconds: 60);
+
+        Assert.True(exit == 0, $"exit {exit}: {err}");
+        Assert.DoesNotContain("does not answer", err, StringComparison.Ordinal);
+        Assert.Contains($"vfsmount: unmounted {d.Mnt}", err, StringComparison.Ordinal);
+        Assert.False(d.IsMounted());
+    }
 }

@@ -229,7 +229,7 @@ public sealed class HostileInputTests
         Assert.Equal("ctrl", r.GetProperty("read_ctrl").GetString());
         Assert.Equal("nl", r.GetProperty("read_newline").GetString());
         Assert.Equal(["..x", "a\u0001b", "line\nbreak"], r.GetProperty("listed").EnumerateArray().Select(x => x.GetString()!).ToArray());
-        Assert.Equal(["demo", "state.json"], r.GetProperty("top").EnumerateArray().Select(x => x.GetString()!).ToArray());
+        Assert.Equal([".vfsmount", "demo", "state.json"], r.GetProperty("top").EnumerateArray().Select(x => x.GetString()!).ToArray());
         Assert.Equal("ctrl", File.ReadAllText(m.StorePath("contexts", "demo", "a\u0001b")));
         Assert.False(Directory.Exists(m.StorePath("contexts", "de\u0001mo")));
 
