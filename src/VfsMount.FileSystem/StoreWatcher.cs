@@ -53,10 +53,11 @@ internal sealed class StoreWatcher : IDisposable
         {
             string context = Path.GetFileName(dir);
             if (name == PathMap.TranscriptDirName && appeared && isDir) _inotify.Watch(Path.Combine(dir, name));
-            // Names only: documents are replaced by a rename (a new name target), logs are never
-            // cached; a scratch file written in place by another program waits for the timeout.
+            // Names, and the logs' appends: documents are replaced by a rename (a new name
+            // target); a scratch file written in place by another program waits for the timeout.
             bool renamed = (mask & (Inotify.InCreate | Inotify.InDelete | Inotify.InMovedFrom | Inotify.InMovedTo)) != 0;
-            if (renamed && !PathMap.IsInternal(name)) _changed($"/{context}/{name}");
+            bool log = PathMap.AlwaysListed.Contains(name);   // appended (or, the inbox, cleared) in place
+            if ((renamed || log) && !PathMap.IsInternal(name)) _changed($"/{context}/{name}");
         }
         else if (Path.GetFileName(dir) == PathMap.TranscriptDirName)
         {

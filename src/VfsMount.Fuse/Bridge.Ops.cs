@@ -235,8 +235,13 @@ internal static unsafe partial class Bridge
     {
         try
         {
-            int r = Host(state).FileSystem.Write(fh, new ReadOnlySpan<byte>(buf, (int)size), off, out int n);
-            return r == 0 ? n : Neg(r);
+            var host = Host(state);
+            int r = host.FileSystem.Write(fh, new ReadOnlySpan<byte>(buf, (int)size), off, out int n);
+            if (r != 0) return Neg(r);
+            // An append moved the log's end: its size is exact before write(2) returns. Attributes
+            // only (no page locks), so safe while the kernel holds this inode for the write.
+            if (host.Nodes.NodeOf(fh) is { IsLog: true } log) host.Notifier.AttributesChanged(log.Id);
+            return n;
         }
         catch (Exception e)
         {
@@ -244,7 +249,7 @@ internal static unsafe partial class Bridge
         }
     }
 
-    /// <summary>The firewall of the hot paths (read, write), which change no cached state.</summary>
+    /// <summary>The firewall of the hot paths (read, write).</summary>
     private static int Failed(void* state, string op, Exception e)
     {
         try

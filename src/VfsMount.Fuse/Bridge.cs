@@ -25,13 +25,12 @@ internal static unsafe partial class Bridge
 {
     /// <summary>
     /// SPEC §2.6: names and attributes may be cached for 1 s (changes made by other programs
-    /// show within that); everything the mount changes itself is invalidated at once.
+    /// show at once through the store watcher, at the latest when this runs out); everything
+    /// the mount changes itself is invalidated before its reply — a log's attributes after
+    /// every append (see <see cref="Write"/>).
     /// </summary>
     private const long EntryTimeoutNs = 1_000_000_000;
     private const long AttrTimeoutNs = 1_000_000_000;
-
-    /// <summary>Logs change with every append, by anyone: their attributes are never cached.</summary>
-    private static long AttrTimeout(in FileAttr attr) => attr.IsLog ? 0 : AttrTimeoutNs;
 
     /// <summary>Node ids are never reused within a mount, so one generation serves them all.</summary>
     private const ulong Generation = 1;
@@ -158,7 +157,7 @@ internal static unsafe partial class Bridge
         attr->Uid = s_uid;   // owners are not presented yet: every node is the mounting user's
         attr->Gid = s_gid;
         // A staged writer's handle sees other attributes than everyone else: cache none.
-        attr->AttrTimeoutNs = nodes.HasStaged(node) ? 0 : AttrTimeout(a);
+        attr->AttrTimeoutNs = nodes.HasStaged(node) ? 0 : AttrTimeoutNs;
     }
 
     /// <summary>Binds what the view found at (dir, name) to a node, counted for this reply.</summary>

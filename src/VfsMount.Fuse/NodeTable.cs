@@ -135,6 +135,12 @@ internal sealed class NodeTable
         }
     }
 
+    /// <summary>The node a handle was opened on.</summary>
+    public Node? NodeOf(ulong handle)
+    {
+        lock (_lock) return _handles.TryGetValue(handle, out var node) ? node : null;
+    }
+
     /// <summary>One open handle of the node, if any (fstat arrives without one).</summary>
     public ulong? AnyHandle(Node node)
     {

@@ -70,6 +70,9 @@ internal sealed class Notifier : IDisposable
         else Notify(path, entryNow: true);
     }
 
+    /// <summary>Drops the node's cached attributes (not its pages): from any thread, inside any request.</summary>
+    public void AttributesChanged(ulong id) => Call("inval_inode", id, s => NativeMethods.vfs_notify_inval_inode(s, id, -1, 0));
+
     private void Notify(string path, bool entryNow)
     {
         if (FindNode(path) is not var (parent, node)) return;   // the kernel caches nothing for it

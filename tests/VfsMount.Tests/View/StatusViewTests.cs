@@ -30,7 +30,7 @@ public sealed class StatusViewTests : IDisposable
         var store = new ChibiStore(Path.Combine(_root, "store"));
         var view = new ContextFileSystem(store, new StringWriter());
         var fs = new StatusView(view, "/mnt");
-        Assert.Equal(0, fs.Mkdir("/c", 0x1ED));
+        Assert.Equal(0, fs.Mkdir("/c", 0x1ED, new Caller(0, 0, Environment.ProcessId)));
         using var start = new Barrier(16);
 
         var writers = Enumerable.Range(0, 16).Select(w => Task.Run(() =>
@@ -61,7 +61,7 @@ public sealed class StatusViewTests : IDisposable
     {
         var store = new ChibiStore(Path.Combine(_root, "store"));
         var fs = new StatusView(new ContextFileSystem(store, new StringWriter()), "/mnt");
-        Assert.Equal(0, fs.Mkdir("/c", 0x1ED));
+        Assert.Equal(0, fs.Mkdir("/c", 0x1ED, new Caller(0, 0, Environment.ProcessId)));
         Assert.Equal(0, fs.Open("/c/transcript.jsonl", OpenFlags.ReadOnly, Me, out var log));
         Assert.Equal(0, fs.Open("/.vfsmount/status.json", OpenFlags.ReadOnly, Me, out var status));
         Assert.NotEqual(log.Handle, status.Handle);
