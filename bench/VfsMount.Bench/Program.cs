@@ -16,7 +16,17 @@ catch (BenchException e)
     return 2;
 }
 
-using var env = Env.Create(options);
+Env created;
+try
+{
+    created = Env.Create(options);   // snapshots the CLI, builds passthrough_ll
+}
+catch (BenchException e)
+{
+    Console.Error.WriteLine($"bench: {e.Message}");
+    return 1;
+}
+using var env = created;
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupted);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupted);
 var report = new Report { Machine = Machine.Describe(env) };
