@@ -7,7 +7,7 @@ internal sealed record Sizes(
     int Appends1, int Appends8PerWriter, int LineBytes,
     long ReadBytes, int Partitions,
     int Saves, int SaveBytes,
-    int Contexts,
+    int Contexts, int ScratchFiles,
     long RssDocBytes, long RssAppendBytes, int RssLineBytes)
 {
     /// <summary>
@@ -15,13 +15,13 @@ internal sealed record Sizes(
     /// 100 000-token threshold, so each append also rotates the transcript (6-11 appends/s
     /// here, ~3 min per round for 1 GiB). --rss-append-mib N changes the amount.
     /// </summary>
-    public static readonly Sizes Full = new(1500, 250, 200, 1L << 30, 500, 200, 1 << 20, 1000, 4L << 30, 1L << 30, 1 << 20);
-    public static readonly Sizes Quick = new(200, 25, 200, 64L << 20, 50, 20, 1 << 20, 300, 256L << 20, 16L << 20, 1 << 20);
+    public static readonly Sizes Full = new(1500, 250, 200, 1L << 30, 500, 200, 1 << 20, 1000, 10_000, 4L << 30, 1L << 30, 1 << 20);
+    public static readonly Sizes Quick = new(200, 25, 200, 64L << 20, 50, 20, 1 << 20, 300, 2000, 256L << 20, 16L << 20, 1 << 20);
 }
 
 internal sealed record Options(bool Quick, int Rounds, string? Work, string? Repo, HashSet<string> Only, long? RssAppendMiB)
 {
-    public static readonly string[] Workloads = ["append1", "append8", "read", "docs", "ls", "rss"];
+    public static readonly string[] Workloads = ["append1", "append8", "append8ctx", "read", "read2", "docs", "ls", "lswarm", "scratch", "rss"];
 
     public static Options Parse(string[] args)
     {
@@ -83,6 +83,24 @@ internal sealed class Env : IDisposable
         foreach (var file in Directory.EnumerateFiles(cli))
             File.Copy(file, Path.Combine(snapshot, Path.GetFileName(file)), overwrite: true);
         VfsMountDll = Path.Combine(snapshot, "vfsmount.dll");
+        PassthroughLl = BuildPassthroughLl(work);
+    }
+
+    /// <summary>libfuse's example, as Debian's libfuse3-dev ships it (scripts/ensure-deps installs that).</summary>
+    public const string PassthroughLlSource = "/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c";
+
+    /// <summary>
+    /// Compiles libfuse's passthrough_ll example into the work directory at the start of the run
+    /// (gcc -O2 against the installed libfuse3), so the C peer is the one of this machine's libfuse.
+    /// </summary>
+    private static string BuildPassthroughLl(string work)
+    {
+        if (!File.Exists(PassthroughLlSource))
+            throw new BenchException($"{PassthroughLlSource} is missing: install libfuse3-dev (scripts/ensure-deps does)");
+        string[] flags = Sys.Check("pkg-config", "--cflags", "--libs", "fuse3").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        string binary = Path.Combine(work, "passthrough_ll");
+        Sys.Check("gcc", ["-O2", "-o", binary, PassthroughLlSource, .. flags]);
+        return binary;
     }
 
     public Options Options { get; }
@@ -93,6 +111,8 @@ internal sealed class Env : IDisposable
     public string WorkersPy { get; }
     public string Python { get; }
     public string VfsMountDll { get; }
+    /// <summary>The passthrough_ll binary built for this run.</summary>
+    public string PassthroughLl { get; }
 
     public string Dir(string name) => Path.Combine(Work, name);
 

@@ -16,7 +16,17 @@ catch (BenchException e)
     return 2;
 }
 
-using var env = Env.Create(options);
+Env created;
+try
+{
+    created = Env.Create(options);   // snapshots the CLI, builds passthrough_ll
+}
+catch (BenchException e)
+{
+    Console.Error.WriteLine($"bench: {e.Message}");
+    return 1;
+}
+using var env = created;
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupted);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupted);
 var report = new Report { Machine = Machine.Describe(env) };
@@ -64,8 +74,9 @@ namespace VfsMount.Bench
             string disk = DiskOf(df[0]);
             string kernel = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
             string bindfs = Sys.Run("bindfs", ["--version"]).Out.Trim();
+            string libfuse = Sys.Run("pkg-config", ["--modversion", "fuse3"]).Out.Trim();
             return $"**Machine:** {Environment.ProcessorCount} cores ({cpu}), {memKb / 1024.0 / 1024:F1} GiB RAM; " +
-                   $"disk {df[0]} {df[1]} ({disk}); kernel {kernel}; .NET {Environment.Version}; {bindfs}; " +
+                   $"disk {df[0]} {df[1]} ({disk}); kernel {kernel}; .NET {Environment.Version}; {bindfs}; passthrough_ll of libfuse {libfuse}; " +
                    $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC";
         }
 

@@ -89,7 +89,7 @@ internal static class Sys
 }
 
 /// <summary>
-/// A FUSE daemon this benchmark started in the foreground (vfsmount or bindfs): we own its pid,
+/// A FUSE daemon this benchmark started in the foreground (vfsmount, bindfs or passthrough_ll): we own its pid,
 /// wait for its mount to appear, and on dispose unmount it and wait for it to exit.
 /// </summary>
 internal sealed class FuseDaemon : IDisposable
@@ -126,6 +126,14 @@ internal sealed class FuseDaemon : IDisposable
     /// <summary>`bindfs -f SRC DST`: bindfs's defaults (single-threaded, libfuse's 1 s attribute cache).</summary>
     public static FuseDaemon Bindfs(string source, string mountPoint) =>
         Start("bindfs", mountPoint, "bindfs", ["-f", source, mountPoint]);
+
+    /// <summary>
+    /// `passthrough_ll -f -o source=SRC DST`: libfuse's low-level example with its defaults
+    /// (multi-threaded, cache=auto: 1 s entry/attribute timeouts, neither keep_cache nor direct_io, so
+    /// the kernel drops a file's cached pages at each open).
+    /// </summary>
+    public static FuseDaemon PassthroughLl(Env env, string source, string mountPoint) =>
+        Start("passthrough_ll", mountPoint, env.PassthroughLl, ["-f", "-o", $"source={source}", mountPoint]);
 
     private static FuseDaemon Start(string name, string mountPoint, string file, string[] args)
     {

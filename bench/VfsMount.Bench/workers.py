@@ -9,6 +9,7 @@ a failing syscall ends the worker with {"error": ...} and exit status 1.
   append   --target F [--lock L] [--fsync] --count N --size B --ctx C --wid W [--barrier]
   docsave  --target F --side mount|native --count N --size B
   bigwrite --target F --size B --chunk B
+  mkfiles  --target DIR --count N      (N empty files f000000…, each open O_CREAT|O_EXCL + close)
 """
 import argparse
 import errno
@@ -147,9 +148,22 @@ def bigwrite(a):
     print(json.dumps({"t0": t0, "t1": t1, "written": written, "errno": err, "close_errno": close_err}), flush=True)
 
 
+def mkfiles(a):
+    names = [os.path.join(a.target, "f%06d" % i) for i in range(a.count)]
+    t0 = time.monotonic()
+    i = 0
+    try:
+        for i, name in enumerate(names):
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except OSError as e:
+        fail(e, i)
+    t1 = time.monotonic()
+    print(json.dumps({"t0": t0, "t1": t1, "n": a.count}), flush=True)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("command", choices=["append", "docsave", "bigwrite"])
+    p.add_argument("command", choices=["append", "docsave", "bigwrite", "mkfiles"])
     p.add_argument("--target", required=True)
     p.add_argument("--lock")
     p.add_argument("--fsync", action="store_true")
@@ -161,7 +175,7 @@ def main():
     p.add_argument("--wid", type=int, default=0)
     p.add_argument("--side", choices=["mount", "native"], default="mount")
     a = p.parse_args()
-    {"append": append, "docsave": docsave, "bigwrite": bigwrite}[a.command](a)
+    {"append": append, "docsave": docsave, "bigwrite": bigwrite, "mkfiles": mkfiles}[a.command](a)
 
 
 if __name__ == "__main__":
