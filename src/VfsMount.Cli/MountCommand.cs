@@ -85,7 +85,7 @@ internal static class MountCommand
         var view = new ContextFileSystem(store, log);
         using var host = new FuseHost(new StatusView(view, mountPoint), mountPoint, new FuseHostOptions { MountOptions = [.. SourceOption(store.Root, mountOptions.Fuse), .. mountOptions.Fuse] });
         view.ContentChanged += host.InvalidatePath;   // before close(2) returns: no reader sees old bytes after a commit
-        using var watch = view.WatchStore();          // and others' changes in the store at once
+        using var watch = view.WatchStore(host.StoreChanged);   // and others' changes in the store at once
         // Handlers before the mount: a SIGTERM the moment the mount shows in mountinfo must
         // unmount cleanly, not kill the process with the mount left dead.
         bool stopping = false;

@@ -43,10 +43,11 @@ public sealed partial class ContextFileSystem : IFileSystem
     public event Action<string>? ContentChanged;
 
     /// <summary>
-    /// Raises <see cref="ContentChanged"/> also for changes other programs make in the store,
-    /// until disposed (SPEC §2.6: they show at once, not only after the cache timeout).
+    /// Calls <paramref name="changedByOthers"/> with each mount path whose file another program
+    /// changed in the store, until disposed (SPEC §2.6: they show at once, not only after the
+    /// cache timeout).
     /// </summary>
-    public IDisposable WatchStore() => new StoreWatcher(_store, path => ContentChanged?.Invoke(path));
+    public IDisposable WatchStore(Action<string> changedByOthers) => new StoreWatcher(_store, changedByOthers);
 
     public int GetAttr(string path, ulong? handle, out FileAttr attr)
     {

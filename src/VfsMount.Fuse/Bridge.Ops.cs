@@ -240,7 +240,7 @@ internal static unsafe partial class Bridge
             if (r != 0) return Neg(r);
             // An append moved the log's end: its size is exact before write(2) returns. Attributes
             // only (no page locks), so safe while the kernel holds this inode for the write.
-            if (host.Nodes.NodeOf(fh) is { IsLog: true } log) host.Notifier.AttributesChanged(log.Id);
+            if (host.Nodes.NodeOf(fh) is { IsLog: true } log) host.Notifier.InvalAttributes(log.Id);
             return n;
         }
         catch (Exception e)

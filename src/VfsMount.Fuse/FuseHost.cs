@@ -186,15 +186,21 @@ public sealed class FuseHost : IDisposable
 
     /// <summary>
     /// The content or identity behind <paramref name="path"/> changed (a commit, state.json
-    /// rewritten): the kernel drops its attributes and pages before the request that changed it
-    /// replies, and the name soon after (see <see cref="Fuse.Notifier"/>). From any thread;
-    /// ignored when not mounted or when the kernel caches nothing for the path.
+    /// rewritten): the kernel drops what it caches for it before the request that changed it
+    /// replies (see <see cref="Fuse.Notifier"/>). From any thread; ignored when not mounted or
+    /// when the kernel caches nothing for the path.
     /// </summary>
     public void InvalidatePath(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         Notifier.Changed(path);
     }
+
+    /// <summary>
+    /// Another program changed what is behind <paramref name="path"/> in the store: its cached
+    /// attributes are dropped (a lock-free notification, safe from any thread at any time).
+    /// </summary>
+    public void StoreChanged(string path) => Notifier.AttributesOnly(path);
 
     /// <summary>
     /// Requests exit if running, and unmounts and frees the
@@ -213,6 +219,5 @@ public sealed class FuseHost : IDisposable
         }
         RequestExit();
         session?.Dispose();
-        Notifier.Dispose();
     }
 }

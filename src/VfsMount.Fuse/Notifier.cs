@@ -1,22 +1,30 @@
-using System.Collections.Concurrent;
 using System.Text;
 using VfsMount.FileSystem;
 
 namespace VfsMount.Fuse;
 
 /// <summary>
-/// Every kernel cache notification goes through here. A change the view reports while it
-/// serves a request is held until the view call has returned (no lock of ours is held while
-/// the kernel is notified), then, before the reply:
+/// Every kernel cache notification goes through here, and each is chosen so that it cannot
+/// wait on a lock whose holder waits for this daemon. A notification that waits in the kernel
+/// — inval_entry takes the directory's lock, a page invalidation takes page locks — while a
+/// request holding that lock waits for our reply is a deadlock, and if the daemon is killed
+/// then, it cannot even exit (its notifying thread is stuck, so /dev/fuse never closes and the
+/// connection is never aborted). So:
 /// <list type="bullet">
-/// <item>the node's attributes and pages are dropped (inval_inode) at once;</item>
-/// <item>its name is dropped (inval_entry) at once too, unless the request holds a directory's
-/// lock in the kernel (mkdir, rename, create …), which inval_entry may need: then a thread of
-/// its own drops it, and until then an open or stat of the old node sees its file replaced
-/// and answers ESTALE, which makes the kernel look the name up again.</item>
+/// <item>What the view changes while serving a request (a commit, state.json rewritten) is held
+/// until the view call has returned (no lock of ours is held while the kernel is notified),
+/// then, before the reply, the old node's attributes are dropped — not its pages: they are
+/// the old file's bytes, still right for readers that opened it — and its name, unless the
+/// request itself holds a directory lock in the kernel (mkdir, rename, create …), which
+/// inval_entry would need. (A commit's inval_entry can still wait, briefly, for a create or
+/// rename in the same directory that another worker is serving.)</item>
+/// <item>Changes others make in the store (<see cref="AttributesOnly"/>) and appends drop
+/// attributes only, which takes no lock at all.</item>
 /// </list>
+/// A node left under its old name answers its next open or stat with ESTALE (its name now leads
+/// to another file), which makes the kernel look the name up again.
 /// </summary>
-internal sealed class Notifier : IDisposable
+internal sealed class Notifier(NodeTable nodes, Func<FuseSessionHandle?> session, Action<string> log)
 {
     private const int ENOTCONN = 107;
 
@@ -28,21 +36,6 @@ internal sealed class Notifier : IDisposable
 
     [ThreadStatic]
     private static bool t_holdsDirectory;
-
-    private readonly NodeTable _nodes;
-    private readonly Func<FuseSessionHandle?> _session;
-    private readonly Action<string> _log;
-    private readonly BlockingCollection<(ulong Parent, string Name)> _entries = new();
-    private readonly Thread _entryThread;
-
-    public Notifier(NodeTable nodes, Func<FuseSessionHandle?> session, Action<string> log)
-    {
-        _nodes = nodes;
-        _session = session;
-        _log = log;
-        _entryThread = new Thread(DropEntries) { IsBackground = true, Name = "vfsmount-inval-entry" };
-        _entryThread.Start();
-    }
 
     /// <summary>
     /// Marks the calling thread as serving a request until <see cref="EndRequest"/>;
@@ -60,27 +53,39 @@ internal sealed class Notifier : IDisposable
         t_serving = null;
         if (t_pending is not { Count: > 0 } pending) return;
         t_pending = null;
-        foreach (string path in pending) Notify(path, entryNow: !t_holdsDirectory);
+        foreach (string path in pending)
+            if (FindNode(path) is var (parent, node))
+            {
+                InvalAttributes(node.Id);
+                if (!t_holdsDirectory && !node.IsLog) InvalEntry(parent, node.Name);
+            }
     }
 
-    /// <summary>The content or identity behind a mount path changed.</summary>
+    /// <summary>
+    /// The content or identity behind a mount path changed. Inside a request: as the class says.
+    /// From another thread (a host's explicit call, which holds nothing the kernel may wait
+    /// for): attributes, pages and name at once.
+    /// </summary>
     public void Changed(string path)
     {
-        if (t_serving == this) (t_pending ??= []).Add(path);
-        else Notify(path, entryNow: true);
+        if (t_serving == this)
+        {
+            (t_pending ??= []).Add(path);
+            return;
+        }
+        if (FindNode(path) is not var (parent, node)) return;   // the kernel caches nothing for it
+        Call("inval_inode", node.Id, s => NativeMethods.vfs_notify_inval_inode(s, node.Id, 0, 0));
+        if (!node.IsLog) InvalEntry(parent, node.Name);
+    }
+
+    /// <summary>Another program changed what is behind a mount path: drop its node's attributes.</summary>
+    public void AttributesOnly(string path)
+    {
+        if (FindNode(path) is var (_, node)) InvalAttributes(node.Id);
     }
 
     /// <summary>Drops the node's cached attributes (not its pages): from any thread, inside any request.</summary>
-    public void AttributesChanged(ulong id) => Call("inval_inode", id, s => NativeMethods.vfs_notify_inval_inode(s, id, -1, 0));
-
-    private void Notify(string path, bool entryNow)
-    {
-        if (FindNode(path) is not var (parent, node)) return;   // the kernel caches nothing for it
-        InvalInode(node.Id);
-        if (node.IsLog) return;   // a log keeps its node whatever is appended: its name is still right
-        if (entryNow) InvalEntry(parent, node.Name);
-        else if (!_entries.IsAddingCompleted) _entries.Add((parent, node.Name));
-    }
+    public void InvalAttributes(ulong id) => Call("inval_inode", id, s => NativeMethods.vfs_notify_inval_inode(s, id, -1, 0));
 
     /// <summary>The node the kernel knows at <paramref name="path"/>, walking names from the root.</summary>
     private (ulong Parent, Node Node)? FindNode(string path)
@@ -90,13 +95,11 @@ internal sealed class Notifier : IDisposable
         foreach (string name in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
             if (node is not null) parent = node.Id;
-            node = _nodes.ByName(parent, name);
+            node = nodes.ByName(parent, name);
             if (node is null) return null;
         }
         return node is null ? null : (parent, node);
     }
-
-    private void InvalInode(ulong id) => Call("inval_inode", id, s => NativeMethods.vfs_notify_inval_inode(s, id, 0, 0));
 
     private unsafe void InvalEntry(ulong parent, string name)
     {
@@ -109,27 +112,16 @@ internal sealed class Notifier : IDisposable
 
     private void Call(string what, ulong id, Func<FuseSessionHandle, int> notify)
     {
-        var session = _session();
-        if (session is null || session.IsClosed) return;
+        var s = session();
+        if (s is null || s.IsClosed) return;
         try
         {
-            int r = notify(session);
-            if (r != 0 && r != -Errno.ENOENT && r != -ENOTCONN) _log($"fuse {what} {id}: errno {-r}");
+            int r = notify(s);
+            if (r != 0 && r != -Errno.ENOENT && r != -ENOTCONN) log($"fuse {what} {id}: errno {-r}");
         }
         catch (ObjectDisposedException)
         {
             // unmounting: nothing cached any more
         }
-    }
-
-    private void DropEntries()
-    {
-        foreach (var (parent, name) in _entries.GetConsumingEnumerable()) InvalEntry(parent, name);
-    }
-
-    public void Dispose()
-    {
-        _entries.CompleteAdding();
-        _entryThread.Join(TimeSpan.FromSeconds(2));
     }
 }
