@@ -81,7 +81,7 @@ internal static unsafe partial class Bridge
         try
         {
             host = Host(state);
-            host.Notifier.BeginRequest(holdsDirectory: op is "mkdir" or "rmdir" or "unlink" or "rename" or "create" or "symlink");
+            host.Notifier.BeginRequest(holdsNoLock: op is "flush" or "release");
             return body(host);
         }
         catch (Exception e)
@@ -163,7 +163,7 @@ internal static unsafe partial class Bridge
     /// <summary>Binds what the view found at (dir, name) to a node, counted for this reply.</summary>
     private static void FillEntry(FuseHost host, Node dir, string name, string path, in FileAttr a, VfsEntry* entry)
     {
-        var node = host.Nodes.Bind(dir, name, path, a);
+        var node = host.Nodes.Bind(dir, name, a);
         entry->Ino = node.Id;
         entry->Generation = Generation;
         entry->EntryTimeoutNs = EntryTimeoutNs;
@@ -193,12 +193,17 @@ internal static unsafe partial class Bridge
         string? path = host.Nodes.PathOf(node);
         a = default;
         int r = path is null ? Errno.ENOENT : fs.GetAttr(path, handle, out a);
-        if (path is not null && (node.Id == NodeTable.RootId || (r == 0 && NodeKey.Of(a, path) == node.Key))) return r;
+        if (path is not null && (node.Id == NodeTable.RootId || (r == 0 && IsSameFile(node, a)))) return r;
         handle ??= host.Nodes.AnyHandle(node);
         if (handle is { } fh) return fs.GetAttr("", fh, out a);
         a = default;
         return r == 0 || r == Errno.ENOENT ? Errno.ESTALE : r;
     }
+
+    /// <summary>Whether the view's answer for the node's name is still the node's file.</summary>
+    private static bool IsSameFile(Node node, in FileAttr a) => a.Identity.IsVirtual
+        ? node.Key.Name is not null && a.Kind == node.Kind   // a virtual file is its name
+        : node.Key == NodeKey.Of(a, 0, "");
 
     /// <summary>The node's path while its name still leads to its file; else ESTALE (look again).</summary>
     private static int CurrentPath(FuseHost host, Node node, out string path)
@@ -206,7 +211,7 @@ internal static unsafe partial class Bridge
         path = host.Nodes.PathOf(node) ?? "";
         if (path.Length == 0) return Errno.ESTALE;
         int r = host.FileSystem.GetAttr(path, null, out var a);
-        if (node.Id == NodeTable.RootId || (r == 0 && NodeKey.Of(a, path) == node.Key)) return r;
+        if (node.Id == NodeTable.RootId || (r == 0 && IsSameFile(node, a))) return r;
         return r == 0 || r == Errno.ENOENT ? Errno.ESTALE : r;
     }
 

@@ -55,7 +55,7 @@ public sealed class FuseHost : IDisposable
         _options = options ?? new FuseHostOptions();
         _log = _options.Log ?? (line => Console.Error.WriteLine($"vfsmount: {line}"));
         Nodes = new NodeTable(what => _log($"INTERNAL ERROR: {what}"));
-        Notifier = new Notifier(Nodes, () => _session, _log);
+        Notifier = new Notifier(Nodes, () => _session, _log, _options.MaxThreads);
     }
 
     /// <summary>The nodes the kernel holds (for tests: forget keeps it bounded).</summary>
@@ -219,5 +219,6 @@ public sealed class FuseHost : IDisposable
         }
         RequestExit();
         session?.Dispose();
+        Notifier.Dispose();
     }
 }

@@ -31,7 +31,7 @@ internal sealed class NodeTable
     public NodeTable(Action<string> internalError)
     {
         _internalError = internalError;
-        var root = new Node(RootId, new NodeKey(0, 0, FileKind.Directory, "/"), FileKind.Directory, null, "");
+        var root = new Node(RootId, new NodeKey(0, 0, FileKind.Directory, 0, "/"), FileKind.Directory, null, "");
         _byId[RootId] = root;
     }
 
@@ -63,9 +63,9 @@ internal sealed class NodeTable
     /// The node for what the view found at (parent, name), counted once for the reply that
     /// will carry it. Creates it when this identity is new.
     /// </summary>
-    public Node Bind(Node parent, string name, string path, in FileAttr attr)
+    public Node Bind(Node parent, string name, in FileAttr attr)
     {
-        var key = NodeKey.Of(attr, path);
+        var key = NodeKey.Of(attr, parent.Id, name);
         lock (_lock)
         {
             if (!_byKey.TryGetValue(key, out var node))
@@ -199,6 +199,11 @@ internal sealed class NodeTable
         node.Parent = parent;
         node.Name = name;
         _byName[(parent.Id, name)] = node;
+        if (node.Key.Name is null) return;
+        // A virtual file is the name it is under: the key moves with it.
+        if (_byKey.TryGetValue(node.Key, out var keyed) && keyed == node) _byKey.Remove(node.Key);
+        node.Key = node.Key with { Parent = parent.Id, Name = name };
+        _byKey[node.Key] = node;
     }
 
     private void Unname(Node node)
@@ -208,19 +213,24 @@ internal sealed class NodeTable
     }
 }
 
-/// <summary>What makes two replies the same node: identity and type, or a virtual file's path.</summary>
-internal readonly record struct NodeKey(ulong Device, ulong Inode, FileKind Kind, string? Path)
+/// <summary>
+/// What makes two replies the same node: identity and type, or a virtual file's name in its
+/// directory's node (so a renamed context's logs are never the logs of a new one by that name).
+/// </summary>
+internal readonly record struct NodeKey(ulong Device, ulong Inode, FileKind Kind, ulong Parent, string? Name)
 {
-    public static NodeKey Of(in FileAttr attr, string path) => attr.Identity.IsVirtual
-        ? new NodeKey(0, 0, attr.Kind, path)
-        : new NodeKey(attr.Identity.Device, attr.Identity.Inode, attr.Kind, null);
+    public static NodeKey Of(in FileAttr attr, ulong parent, string name) => attr.Identity.IsVirtual
+        ? new NodeKey(0, 0, attr.Kind, parent, name)
+        : new NodeKey(attr.Identity.Device, attr.Identity.Inode, attr.Kind, 0, null);
 }
 
 /// <summary>One node the kernel holds. Mutable fields change only under the table's lock.</summary>
 internal sealed class Node(ulong id, NodeKey key, FileKind kind, Node? parent, string name)
 {
     public ulong Id { get; } = id;
-    public NodeKey Key { get; } = key;
+
+    /// <summary>Changes only for a virtual file renamed through the mount (under the table's lock).</summary>
+    public NodeKey Key = key;
 
     /// <summary>Fixed at creation: the kernel fails a node whose type changes.</summary>
     public FileKind Kind { get; } = kind;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using VfsMount.FileSystem;
 
@@ -14,19 +15,38 @@ namespace VfsMount.Fuse;
 /// <item>What the view changes while serving a request (a commit, state.json rewritten) is held
 /// until the view call has returned (no lock of ours is held while the kernel is notified),
 /// then, before the reply, the old node's attributes are dropped — not its pages: they are
-/// the old file's bytes, still right for readers that opened it — and its name, unless the
-/// request itself holds a directory lock in the kernel (mkdir, rename, create …), which
-/// inval_entry would need. (A commit's inval_entry can still wait, briefly, for a create or
-/// rename in the same directory that another worker is serving.)</item>
+/// the old file's bytes, still right for readers that opened it — and its name. inval_entry
+/// needs the directory's lock, so it is sent at once only from flush and release (the kernel
+/// holds no lock of the file or directory while it waits for those), and by at most a few
+/// workers at a time, so that a request holding the directory's lock always finds a free
+/// worker; otherwise a thread of its own sends it.</item>
 /// <item>Changes others make in the store (<see cref="AttributesOnly"/>) and appends drop
 /// attributes only, which takes no lock at all.</item>
 /// </list>
 /// A node left under its old name answers its next open or stat with ESTALE (its name now leads
 /// to another file), which makes the kernel look the name up again.
 /// </summary>
-internal sealed class Notifier(NodeTable nodes, Func<FuseSessionHandle?> session, Action<string> log)
+internal sealed class Notifier : IDisposable
 {
     private const int ENOTCONN = 107;
+
+    private readonly NodeTable _nodes;
+    private readonly Func<FuseSessionHandle?> _session;
+    private readonly Action<string> _log;
+    private readonly SemaphoreSlim _waitingWorkers;
+    private readonly BlockingCollection<(ulong Parent, string Name)> _entries = new();
+    private readonly Thread _entryThread;
+
+    /// <param name="workers">libfuse's most worker threads: all but two may wait in inval_entry.</param>
+    public Notifier(NodeTable nodes, Func<FuseSessionHandle?> session, Action<string> log, int workers)
+    {
+        _nodes = nodes;
+        _session = session;
+        _log = log;
+        _waitingWorkers = new SemaphoreSlim(Math.Max(1, workers - 2));
+        _entryThread = new Thread(DropEntries) { IsBackground = true, Name = "vfsmount-inval-entry" };
+        _entryThread.Start();
+    }
 
     [ThreadStatic]
     private static Notifier? t_serving;
@@ -35,16 +55,16 @@ internal sealed class Notifier(NodeTable nodes, Func<FuseSessionHandle?> session
     private static List<string>? t_pending;
 
     [ThreadStatic]
-    private static bool t_holdsDirectory;
+    private static bool t_holdsNoLock;
 
     /// <summary>
     /// Marks the calling thread as serving a request until <see cref="EndRequest"/>;
-    /// <paramref name="holdsDirectory"/>: the kernel holds a directory lock while it waits.
+    /// <paramref name="holdsNoLock"/>: the kernel holds no inode lock while it waits (flush, release).
     /// </summary>
-    public void BeginRequest(bool holdsDirectory)
+    public void BeginRequest(bool holdsNoLock)
     {
         t_serving = this;
-        t_holdsDirectory = holdsDirectory;
+        t_holdsNoLock = holdsNoLock;
     }
 
     /// <summary>The view call has returned: notify what it changed, before the reply.</summary>
@@ -57,7 +77,7 @@ internal sealed class Notifier(NodeTable nodes, Func<FuseSessionHandle?> session
             if (FindNode(path) is var (parent, node))
             {
                 InvalAttributes(node.Id);
-                if (!t_holdsDirectory && !node.IsLog) InvalEntry(parent, node.Name);
+                if (!node.IsLog) DropName(parent, node.Name);
             }
     }
 
@@ -87,6 +107,36 @@ internal sealed class Notifier(NodeTable nodes, Func<FuseSessionHandle?> session
     /// <summary>Drops the node's cached attributes (not its pages): from any thread, inside any request.</summary>
     public void InvalAttributes(ulong id) => Call("inval_inode", id, s => NativeMethods.vfs_notify_inval_inode(s, id, -1, 0));
 
+    private void DropName(ulong parent, string name)
+    {
+        if (t_holdsNoLock && _waitingWorkers.Wait(0))
+        {
+            try
+            {
+                InvalEntry(parent, name);
+            }
+            finally
+            {
+                _waitingWorkers.Release();
+            }
+        }
+        else if (!_entries.IsAddingCompleted)
+        {
+            _entries.Add((parent, name));
+        }
+    }
+
+    private void DropEntries()
+    {
+        foreach (var (parent, name) in _entries.GetConsumingEnumerable()) InvalEntry(parent, name);
+    }
+
+    public void Dispose()
+    {
+        _entries.CompleteAdding();
+        _entryThread.Join(TimeSpan.FromSeconds(2));
+    }
+
     /// <summary>The node the kernel knows at <paramref name="path"/>, walking names from the root.</summary>
     private (ulong Parent, Node Node)? FindNode(string path)
     {
@@ -95,7 +145,7 @@ internal sealed class Notifier(NodeTable nodes, Func<FuseSessionHandle?> session
         foreach (string name in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
             if (node is not null) parent = node.Id;
-            node = nodes.ByName(parent, name);
+            node = _nodes.ByName(parent, name);
             if (node is null) return null;
         }
         return node is null ? null : (parent, node);
@@ -112,12 +162,12 @@ internal sealed class Notifier(NodeTable nodes, Func<FuseSessionHandle?> session
 
     private void Call(string what, ulong id, Func<FuseSessionHandle, int> notify)
     {
-        var s = session();
+        var s = _session();
         if (s is null || s.IsClosed) return;
         try
         {
             int r = notify(s);
-            if (r != 0 && r != -Errno.ENOENT && r != -ENOTCONN) log($"fuse {what} {id}: errno {-r}");
+            if (r != 0 && r != -Errno.ENOENT && r != -ENOTCONN) _log($"fuse {what} {id}: errno {-r}");
         }
         catch (ObjectDisposedException)
         {
