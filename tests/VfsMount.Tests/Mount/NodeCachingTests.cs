@@ -120,6 +120,46 @@ public sealed class NodeCachingTests
     }
 
     [Fact]
+    public void LogHandle_OpenAcrossAContextRename_AppendsOnceOrFailsCleanly_AndNeverRecreatesTheOldContext()
+    {
+        using var m = StartWithDemo();
+        var o = Python(m, """
+            fd = os.open('demo/transcript.jsonl', os.O_WRONLY | os.O_APPEND)
+            os.rename('demo', 'moved')
+            try:
+                os.write(fd, b'{"content":"after rename"}\n'); r = 0
+            except OSError as e:
+                r = e.errno
+            os.close(fd)
+            print(json.dumps({'r': r, 'old': os.path.exists('demo')}))
+            """);
+
+        int appended = m.Ok("cat moved/transcript.jsonl").Split('\n').Count(l => l.Contains("after rename"));
+        Assert.False(o.GetProperty("old").GetBoolean(), "the old context shows again through the mount");
+        Assert.False(Directory.Exists(m.StorePath("contexts", "demo")), "the old context was recreated in the store");
+        if (o.GetProperty("r").GetInt32() == 0) Assert.Equal(1, appended);
+        else
+        {
+            Assert.Equal(2, o.GetProperty("r").GetInt32());   // ENOENT, nothing appended
+            Assert.Equal(0, appended);
+        }
+    }
+
+    [Fact]
+    public void RenamedContext_ItsCachedLogsStayItsOwn_WhenANewContextTakesTheOldName()
+    {
+        using var m = StartWithDemo();
+        m.Ok("cat demo/inbox.jsonl demo/transcript.jsonl >/dev/null");   // the kernel now caches their nodes
+        m.Ok("mv demo other && mkdir demo && ls -l demo >/dev/null");
+        m.Ok("echo '{\"content\":\"for other\"}' >> other/inbox.jsonl");
+
+        Assert.Contains("for other", File.ReadAllText(m.StorePath("contexts", "other", "inbox.jsonl")));
+        string fresh = m.StorePath("contexts", "demo", "inbox.jsonl");
+        Assert.False(File.Exists(fresh) && File.ReadAllText(fresh).Contains("for other"), "the append went to the new context");
+        Assert.DoesNotContain("for other", m.Ok("cat demo/inbox.jsonl"));
+    }
+
+    [Fact]
     public void ChangesInTheStoreByOthers_ShowThroughTheMountWithinOneSecond()
     {
         using var m = StartWithDemo();
