@@ -19,7 +19,7 @@ public sealed partial class ContextFileSystem
             NodeKind.Invalid => Errno.ENOENT,
             _ when Reachable(node) is var errno and not 0 => errno,
             NodeKind.Document => RemoveDocument(node.StorePath!),
-            _ => RemoveDurably(node.StorePath!),
+            _ => PathOps.Unlink(node.StorePath!),   // scratch: as natively, durable at the next directory fsync
         };
     });
 
@@ -169,11 +169,10 @@ public sealed partial class ContextFileSystem
             return SyncParents(source.StorePath!, target.StorePath!);
         }
         errno = PathOps.Rename(source.StorePath!, target.StorePath!, (uint)flags);
-        if (errno == 0 && source.Kind == NodeKind.Document)
-        {
-            _commits.Committed(source.StorePath!);   // renamed away: as unlink
-        }
-        return errno != 0 ? errno : SyncParents(source.StorePath!, target.StorePath!);
+        if (errno != 0) return errno;
+        if (source.Kind != NodeKind.Document) return 0;   // scratch names: as natively, no directory fsync
+        _commits.Committed(source.StorePath!);   // renamed away: as unlink
+        return SyncParents(source.StorePath!, target.StorePath!);
     });
 
     private static int SyncParents(string a, string b)
