@@ -332,7 +332,7 @@ internal static unsafe partial class Bridge
                     string path = Child(dirPath, d.Name);
                     if (plus != 0 && host.FileSystem.GetAttr(path, null, out var a) == 0)
                     {
-                        FillEntry(host, dir, d.Name, path, a, &e);
+                        FillEntry(host, dir, d.Name, a, &e);
                     }
                     else
                     {
@@ -341,7 +341,11 @@ internal static unsafe partial class Bridge
                         e.Attr.Kind = NativeKind(d.Kind);
                     }
                 }
-                if (!Encoding.UTF8.TryGetBytes(entryName, name[..^1], out int n)) continue;
+                if (!Encoding.UTF8.TryGetBytes(entryName, name[..^1], out int n))
+                {
+                    if (e.Ino != 0) host.Nodes.Forget(e.Ino, 1);   // not sent: not counted
+                    continue;
+                }
                 name[n] = 0;
                 int full;
                 fixed (byte* p = name)

@@ -161,7 +161,7 @@ internal static unsafe partial class Bridge
     }
 
     /// <summary>Binds what the view found at (dir, name) to a node, counted for this reply.</summary>
-    private static void FillEntry(FuseHost host, Node dir, string name, string path, in FileAttr a, VfsEntry* entry)
+    private static void FillEntry(FuseHost host, Node dir, string name, in FileAttr a, VfsEntry* entry)
     {
         var node = host.Nodes.Bind(dir, name, a);
         entry->Ino = node.Id;
@@ -175,7 +175,7 @@ internal static unsafe partial class Bridge
     {
         int r = host.FileSystem.GetAttr(path, handle, out var a);
         if (r != 0) return Neg(r);
-        FillEntry(host, dir, name, path, a, entry);
+        FillEntry(host, dir, name, a, entry);
         return 0;
     }
 
@@ -196,7 +196,6 @@ internal static unsafe partial class Bridge
         if (path is not null && (node.Id == NodeTable.RootId || (r == 0 && IsSameFile(node, a)))) return r;
         handle ??= host.Nodes.AnyHandle(node);
         if (handle is { } fh) return fs.GetAttr("", fh, out a);
-        a = default;
         return r == 0 || r == Errno.ENOENT ? Errno.ESTALE : r;
     }
 
