@@ -12,12 +12,7 @@ internal static unsafe partial class Bridge
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Lookup(void* state, VfsReq* req, ulong parent, byte* namePtr, VfsEntry* entry) =>
-        Serve(state, "lookup", host =>
-        {
-            int r = ChildPath(host, parent, namePtr, out var dir, out string name, out string path);
-            if (r != 0) return Neg(r);
-            return Created(host, dir, name, path, null, entry);
-        });
+        Serve(state, "lookup", host => Make(host, parent, namePtr, entry, static (_, _) => 0));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static void Forget(void* state, ulong ino, ulong count)
@@ -34,23 +29,21 @@ internal static unsafe partial class Bridge
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Mkdir(void* state, VfsReq* req, ulong parent, byte* namePtr, uint mode, VfsEntry* entry) =>
-        Serve(state, "mkdir", host =>
-        {
-            int r = ChildPath(host, parent, namePtr, out var dir, out string name, out string path);
-            if (r == 0) r = host.FileSystem.Mkdir(path, Masked(mode, req), CallerOf(req));
-            return r != 0 ? Neg(r) : Created(host, dir, name, path, null, entry);
-        });
+        Serve(state, "mkdir", host => Make(host, parent, namePtr, entry, (fs, path) => fs.Mkdir(path, Masked(mode, req), CallerOf(req))));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Symlink(void* state, VfsReq* req, byte* targetPtr, ulong parent, byte* namePtr, VfsEntry* entry) =>
-        Serve(state, "symlink", host =>
-        {
-            int r = ChildPath(host, parent, namePtr, out var dir, out string name, out string path);
-            if (r != 0) return Neg(r);
-            if (!TryName(targetPtr, out string target)) return -Errno.EINVAL;
-            r = host.FileSystem.Symlink(target, path);
-            return r != 0 ? Neg(r) : Created(host, dir, name, path, null, entry);
-        });
+        Serve(state, "symlink", host => TryName(targetPtr, out string target)
+            ? Make(host, parent, namePtr, entry, (fs, path) => fs.Symlink(target, path))
+            : -Errno.EINVAL);
+
+    /// <summary>lookup, mkdir and symlink (passthrough_hp's shape): make the name, then reply with its node.</summary>
+    private static int Make(FuseHost host, ulong parent, byte* namePtr, VfsEntry* entry, Func<IFileSystem, string, int> make)
+    {
+        int r = ChildPath(host, parent, namePtr, out var dir, out string name, out string path);
+        if (r == 0) r = make(host.FileSystem, path);
+        return r != 0 ? Neg(r) : EntryOf(host, dir, name, path, null, entry);
+    }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Unlink(void* state, VfsReq* req, ulong parent, byte* namePtr) =>
@@ -200,7 +193,7 @@ internal static unsafe partial class Bridge
             if (r != 0) return Neg(r);
             r = host.FileSystem.Create(path, Masked(mode, req), f, CallerOf(req), out var result);
             if (r != 0) return Neg(r);
-            r = Created(host, dir, name, path, result.Handle, entry);
+            r = EntryOf(host, dir, name, path, result.Handle, entry);
             if (r != 0)
             {
                 host.FileSystem.Release(result.Handle);

@@ -170,8 +170,8 @@ internal static unsafe partial class Bridge
         FillAttr(node, a, &entry->Attr, host.Nodes);
     }
 
-    /// <summary>Looks up the name just created at path and replies with its node.</summary>
-    private static int Created(FuseHost host, Node dir, string name, string path, ulong? handle, VfsEntry* entry)
+    /// <summary>Looks up the name at path (just made, or asked for) and fills the reply with its node.</summary>
+    private static int EntryOf(FuseHost host, Node dir, string name, string path, ulong? handle, VfsEntry* entry)
     {
         int r = host.FileSystem.GetAttr(path, handle, out var a);
         if (r != 0) return Neg(r);
@@ -204,11 +204,15 @@ internal static unsafe partial class Bridge
         ? node.Key.Name is not null && a.Kind == node.Kind   // a virtual file is its name
         : node.Key == NodeKey.Of(a, 0, "");
 
-    /// <summary>The node's path while its name still leads to its file; else ESTALE (look again).</summary>
+    /// <summary>
+    /// The node's path while its name still leads to its file; else ESTALE (look again). A
+    /// virtual file is its name: no check (a transcript's attributes cost a layout read).
+    /// </summary>
     private static int CurrentPath(FuseHost host, Node node, out string path)
     {
         path = host.Nodes.PathOf(node) ?? "";
         if (path.Length == 0) return Errno.ESTALE;
+        if (node.Key.Name is not null) return 0;
         int r = host.FileSystem.GetAttr(path, null, out var a);
         if (node.Id == NodeTable.RootId || (r == 0 && IsSameFile(node, a))) return r;
         return r == 0 || r == Errno.ENOENT ? Errno.ESTALE : r;
