@@ -205,14 +205,13 @@ internal static unsafe partial class Bridge
         : node.Key == NodeKey.Of(a, 0, "");
 
     /// <summary>
-    /// The node's path while its name still leads to its file; else ESTALE (look again). A
-    /// virtual file is its name: no check (a transcript's attributes cost a layout read).
+    /// The node's path while its name still leads to its file; else ESTALE (look again). Also
+    /// for a log: its attributes are where a planted transcript/ symlink is refused (ELOOP).
     /// </summary>
     private static int CurrentPath(FuseHost host, Node node, out string path)
     {
         path = host.Nodes.PathOf(node) ?? "";
         if (path.Length == 0) return Errno.ESTALE;
-        if (node.Key.Name is not null) return 0;
         int r = host.FileSystem.GetAttr(path, null, out var a);
         if (node.Id == NodeTable.RootId || (r == 0 && IsSameFile(node, a))) return r;
         return r == 0 || r == Errno.ENOENT ? Errno.ESTALE : r;
