@@ -175,7 +175,7 @@ public sealed class ChibiStore
         {
             int i = StateFile.IndexOf(state, name);
             if (i >= 0) ((JsonArray)state["contexts"]!).RemoveAt(i);
-        });
+        }, IsChibi010);   // a 0.10 store's state.json gets no current_context
     }
 
     /// <summary>

@@ -14,8 +14,12 @@ public sealed partial class Inotify : IDisposable
     public const uint InCreate = 0x100, InDelete = 0x200, InDeleteSelf = 0x400, InIsDir = 0x40000000, InQOverflow = 0x4000;
     public const uint InIgnored = 0x8000, InOnlyDir = 0x1000000, InDontFollow = 0x2000000;
 
-    /// <summary>What the store watches: names created, removed, moved, written or re-permissioned.</summary>
-    public const uint Changes = InModify | InAttrib | InCloseWrite | InMovedFrom | InMovedTo | InCreate | InDelete;
+    /// <summary>
+    /// What the store watches: names created, removed, moved, written or re-permissioned (not
+    /// IN_CLOSE_WRITE: every append already gave IN_MODIFY, and a read-write open without a
+    /// write would give it alone).
+    /// </summary>
+    public const uint Changes = InModify | InAttrib | InMovedFrom | InMovedTo | InCreate | InDelete;
 
     private const int IN_NONBLOCK = 0x800, IN_CLOEXEC = 0x80000;
     private const short POLLIN = 1;

@@ -150,7 +150,7 @@ public sealed partial class TranscriptLog
         FileStatus.Lstat(ManifestPath, out manifest);
         if (layout is null || !SameVersion(manifest, layout.Manifest)) return true;
         // A legacy file's migration (ours or chibi's, under the lock) moves its bytes to active.jsonl.
-        return layout.Legacy is { } legacy && (FileStatus.Lstat(LegacyPath, out var now) != 0 || now != legacy);
+        return layout.Legacy is { } legacy && (FileStatus.Lstat(LegacyPath, out var now) != 0 || !SameVersion(now, legacy));   // reading moves atime
     }
 
     /// <summary>The sequence lock's check: the manifest the layout was built from is still the one in place.</summary>
