@@ -77,6 +77,7 @@ internal sealed class DocumentHandle : Handle
         _dirty = !exists || (truncate && st.Size > 0);
         _onlyTruncatedAtOpen = _dirty;
         _early = !exists || truncate ? PrefixValidator.ForEmpty(format) : FollowCommitted(format, st.Size);
+        commits.Staged(this);   // last: a constructor that throws leaves nothing registered
     }
 
     /// <summary>A small document opened to extend it: its committed content is followed first, so `>>` is refused early too.</summary>
@@ -251,5 +252,6 @@ internal sealed class DocumentHandle : Handle
         }
         _stage.Dispose();
         if (!_stageIsCommitted) File.Delete(_stagePath);
+        _commits.Unstaged(this);
     }
 }
