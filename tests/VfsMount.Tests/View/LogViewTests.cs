@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using VfsMount.FileSystem;
 using VfsMount.Store.Transcript;
@@ -99,10 +98,10 @@ public sealed class LogViewTests : IDisposable
             Assert.Single(Lines(Transcript));   // still only the anchor: no fragment reaches readers
         }
         Assert.Equal(0, _v.Write(h, "\n{\"content\":\"next\"}\n{\"content\":\"wait\"}", 0));
-        Assert.Equal(["Context created", "split", "next"], Disk.Contents(Encoding.UTF8.GetBytes(_v.Cat(Transcript))));
+        Assert.Equal(["Context created", "split", "next"], Disk.Contents(_v.Read(Transcript)));
         Assert.Equal(0, _v.Close(h));   // the unfinished line is finished with a '\n' of ours
 
-        Assert.Equal(["Context created", "split", "next", "wait"], Disk.Contents(Encoding.UTF8.GetBytes(_v.Cat(Transcript))));
+        Assert.Equal(["Context created", "split", "next", "wait"], Disk.Contents(_v.Read(Transcript)));
     }
 
     [Fact]
@@ -135,7 +134,7 @@ public sealed class LogViewTests : IDisposable
         Assert.Equal(Errno.EFBIG, v.Write(h, new string('y', 200), 0));
         Assert.Equal(0, v.Write(h, "\"}\n", 0));
         Assert.Equal(0, v.Close(h));
-        Assert.Equal(["Context created", ""], Disk.Contents(Encoding.UTF8.GetBytes(v.Cat(Transcript))));
+        Assert.Equal(["Context created", ""], Disk.Contents(v.Read(Transcript)));
     }
 
     [Fact]
@@ -149,7 +148,7 @@ public sealed class LogViewTests : IDisposable
         Assert.Equal(0, _v.Write(h, "{\"content\":\"at end\"}\n", end));
         Assert.Equal(0, _v.Close(h));
 
-        Assert.Equal(["Context created", "at end"], Disk.Contents(Encoding.UTF8.GetBytes(_v.Cat(Transcript))));
+        Assert.Equal(["Context created", "at end"], Disk.Contents(_v.Read(Transcript)));
     }
 
     [Fact]
@@ -160,7 +159,7 @@ public sealed class LogViewTests : IDisposable
         Assert.Equal(0, _v.Write(h, "{\"content\":\"b\"}\n", 0));
         Assert.Equal(0, _v.Close(h));
 
-        Assert.Equal(["a", "b"], Disk.Contents(Encoding.UTF8.GetBytes(_v.Cat("/c/inbox.jsonl"))));
+        Assert.Equal(["a", "b"], Disk.Contents(_v.Read("/c/inbox.jsonl")));
     }
 
     [Theory]
@@ -217,13 +216,31 @@ public sealed class LogViewTests : IDisposable
         for (int i = 0; i < 5; i++)
         {
             Assert.Equal(0, _v.Write(h, $"{{\"content\":\"{new string('s', i * 7)}\"}}\n", 0));
-            long length = Encoding.UTF8.GetByteCount(_v.Cat(Transcript));
+            long length = _v.Read(Transcript).Length;
             Assert.Equal(length, _v.Size(Transcript));
             Assert.Equal(0, _v.Fs.GetAttr(Transcript, h, out var attr));
             Assert.Equal(length, attr.Size);
             Assert.True(attr.IsLog);
         }
         Assert.Equal(0, _v.Close(h));
+    }
+
+    [Theory]
+    [InlineData(Transcript)]
+    [InlineData("/c/inbox.jsonl")]
+    public void Handle_AcrossAContextRename_AppendsOnceIntoTheRenamedContextOrFailsCleanly(string log)
+    {
+        ulong h = _v.Open(log, OpenFlags.Write | OpenFlags.Append);
+        Assert.Equal(0, _v.Fs.Rename("/c", "/d", RenameFlags.None));
+
+        int errno = _v.Write(h, "{\"content\":\"after\"}\n", 0);
+        Assert.Equal(0, _v.Close(h));
+
+        string moved = "/d/" + Path.GetFileName(log);
+        var contents = Disk.Contents(_v.Read(moved));
+        Assert.Equal(errno == 0 ? 1 : 0, contents.Count(c => c == "after"));
+        Assert.False(Directory.Exists(_v.ContextDir("c")), "the old context came back");
+        Assert.Equal(Errno.ENOENT, _v.GetAttr("/c", out _));
     }
 
     public void Dispose() => _v.Dispose();

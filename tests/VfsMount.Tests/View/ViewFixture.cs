@@ -127,7 +127,9 @@ internal sealed class ViewFixture : IDisposable
         }
     }
 
-    public string Cat(string path) => Encoding.UTF8.GetString(TryRead(path) ?? throw new Xunit.Sdk.XunitException($"cannot open {path}"));
+    public byte[] Read(string path) => TryRead(path) ?? throw new Xunit.Sdk.XunitException($"cannot open {path}");
+
+    public string Cat(string path) => Encoding.UTF8.GetString(Read(path));
 
     /// <summary>`printf TEXT > PATH`: open O_WRONLY|O_CREAT|O_TRUNC, one write, close; the first errno.</summary>
     public int Save(string path, string text)
