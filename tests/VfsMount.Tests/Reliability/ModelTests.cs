@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Xunit.Abstractions;
 
@@ -35,7 +36,7 @@ public sealed class ModelTests(ITestOutputHelper output)
     [Fact]
     public void RandomOperations_OnTheViewInProcess_MatchTheModel() => RunSeeds("view", () => new ViewDriver(Context));
 
-    private void RunSeeds(string target, Func<IFsDriver> start)
+    private void RunSeeds(string target, Func<IFsDriver> start, [CallerMemberName] string test = "")
     {
         int count = int.Parse(Environment.GetEnvironmentVariable("VFSMOUNT_MODEL_OPS") ?? "1500", CultureInfo.InvariantCulture);
         foreach (int seed in Seeds())
@@ -52,7 +53,7 @@ public sealed class ModelTests(ITestOutputHelper output)
             var report = new StringBuilder();
             report.AppendLine(CultureInfo.InvariantCulture, $"seed {seed} ({count} operations): the {target} differs from the model.");
             report.AppendLine(CultureInfo.InvariantCulture, $"shortest failing prefix: {shortest.Index + 1} operations; at #{shortest.Index} {ops[shortest.Index]}: {shortest.Difference}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"reproduce: VFSMOUNT_MODEL_SEED={seed} VFSMOUNT_MODEL_OPS={shortest.Index + 1} dotnet test tests/VfsMount.Tests --filter FullyQualifiedName~Reliability.ModelTests");
+            report.AppendLine(CultureInfo.InvariantCulture, $"reproduce: VFSMOUNT_MODEL_SEED={seed} VFSMOUNT_MODEL_OPS={shortest.Index + 1} dotnet test tests/VfsMount.Tests --filter FullyQualifiedName~Reliability.ModelTests.{test}");
             for (int i = 0; i <= shortest.Index; i++) report.AppendLine(CultureInfo.InvariantCulture, $"  #{i} {ops[i]}");
             report.AppendLine("log of that run:").Append(detail);
             output.WriteLine(report.ToString());
