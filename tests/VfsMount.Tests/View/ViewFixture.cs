@@ -63,7 +63,7 @@ internal sealed class ViewFixture : IDisposable
         return handle;
     }
 
-    public int Symlink(string target, string linkPath) => Fs.Symlink(target, linkPath);
+    public int Symlink(string target, string linkPath) => Fs.Symlink(target, linkPath, Me);
 
     // ---- syscalls as the kernel sends them ---------------------------------------------------
 
