@@ -21,6 +21,7 @@ public sealed class ChibiStore
         Root = Path.GetFullPath(root);
         Options = options ?? StorageOptions.None;
         Directory.CreateDirectory(ContextsDir);
+        StoreRoot = StoreRoot.Open(Root);
         Quarantine = new Quarantine(Path.Combine(Root, ".vfsmount", "quarantine"), counters: Counters);
     }
 
@@ -31,6 +32,12 @@ public sealed class ChibiStore
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".chibi");
 
     public string Root { get; }
+
+    /// <summary>
+    /// The root directory opened once: every store path under <see cref="Root"/> that
+    /// PosixFile, FileStatus and PathOps meet resolves beneath it from now on (SPEC §3).
+    /// </summary>
+    public StoreRoot StoreRoot { get; }
     public StorageOptions Options { get; }
     public Quarantine Quarantine { get; }
 

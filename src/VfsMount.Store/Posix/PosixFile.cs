@@ -12,14 +12,25 @@ public sealed class PosixFile : IDisposable
 
     private PosixFile(int fd) => _fd = fd;
 
+    /// <summary>Takes ownership of an open descriptor.</summary>
+    internal static PosixFile FromDescriptor(int fd) => new(fd);
+
     public int Descriptor => _fd;
 
-    public const int ReadOnly = Libc.O_RDONLY, WriteOnly = Libc.O_WRONLY, ReadWrite = Libc.O_RDWR;
-    public const int Create = Libc.O_CREAT, Exclusive = Libc.O_EXCL, Truncate = Libc.O_TRUNC;
-    public const int Append = Libc.O_APPEND, NoFollow = Libc.O_NOFOLLOW, Directory = Libc.O_DIRECTORY;
+    public static readonly int ReadOnly = Libc.O_RDONLY, WriteOnly = Libc.O_WRONLY, ReadWrite = Libc.O_RDWR;
+    public static readonly int Create = Libc.O_CREAT, Exclusive = Libc.O_EXCL, Truncate = Libc.O_TRUNC;
+    public static readonly int Append = Libc.O_APPEND, NoFollow = Libc.O_NOFOLLOW, Directory = Libc.O_DIRECTORY;
 
-    /// <summary>open(2) with O_CLOEXEC. Returns 0 or errno.</summary>
-    public static int Open(string path, int flags, uint mode, out PosixFile? file)
+    /// <summary>
+    /// open(2) with O_CLOEXEC. Returns 0 or errno. A path in a store goes beneath its root
+    /// (<see cref="StoreRoot.Open"/>): no symlink on the way is followed (ELOOP), and anything
+    /// but a regular file (a directory with <see cref="Directory"/>) is refused without blocking (EIO).
+    /// </summary>
+    public static int Open(string path, int flags, uint mode, out PosixFile? file) =>
+        StoreRoot.For(path) is { } root ? root.Open(path, flags, mode, out file) : OpenAnywhere(path, flags, mode, out file);
+
+    /// <summary>open(2) with O_CLOEXEC, as the path says, for files outside any store. Returns 0 or errno.</summary>
+    public static int OpenAnywhere(string path, int flags, uint mode, out PosixFile? file)
     {
         while (true)
         {
