@@ -21,6 +21,9 @@ public readonly record struct FileStatus(
     public static int Lstat(string path, out FileStatus status) =>
         StoreRoot.For(path) is { } root ? root.Lstat(path, out status) : LstatAnywhere(path, out status);
 
+    /// <summary>Whether the name exists (whatever it is: a planted symlink exists, and opening it is then refused).</summary>
+    public static bool Exists(string path) => Lstat(path, out _) == 0;
+
     private static unsafe int LstatAnywhere(string path, out FileStatus status)
     {
         StatxBuffer buf;

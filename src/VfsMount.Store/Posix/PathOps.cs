@@ -56,6 +56,44 @@ public static class PathOps
         }
     }
 
+    /// <summary>mkdir that accepts an existing directory (not a symlink or file there). Returns 0 or errno.</summary>
+    public static int MakeDirectory(string path, uint mode = 0x1FF)
+    {
+        int errno = Mkdir(path, mode);
+        if (errno != Libc.EEXIST) return errno;
+        errno = FileStatus.Lstat(path, out var st);
+        return errno != 0 ? errno : st.IsDirectory ? 0 : st.IsSymlink ? Libc.ELOOP : Libc.ENOTDIR;
+    }
+
+    /// <summary>
+    /// The names in a directory (not "." and ".."), or errno. In a store the directory is opened
+    /// beneath the root and listed through its descriptor (/proc/self/fd), so a symlink on the
+    /// way is ELOOP rather than a listing of somewhere else.
+    /// </summary>
+    public static int List(string directory, out IReadOnlyList<string> names)
+    {
+        names = [];
+        PosixFile? dir = null;
+        if (StoreRoot.For(directory) is { } root)
+        {
+            int errno = root.OpenDirectory(directory, out dir);
+            if (errno != 0) return errno;
+        }
+        using (dir)
+        {
+            try
+            {
+                names = System.IO.Directory.EnumerateFileSystemEntries(dir is null ? directory : $"/proc/self/fd/{dir.Descriptor}")
+                    .Select(p => Path.GetFileName(p)).ToList();
+                return 0;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return StoreException.ErrnoOf(e);
+            }
+        }
+    }
+
     public static int Rename(string from, string to, uint flags)
     {
         int errno = OpenParent(from, out var fromDir, out string fromName);

@@ -54,6 +54,37 @@ public sealed class PosixFile : IDisposable
         return errno == 0 ? file! : throw new PosixException(errno, path);
     }
 
+    /// <summary>The whole content of a file (beneath the store root for a store path). Returns 0 or errno.</summary>
+    public static int ReadAll(string path, out byte[] bytes)
+    {
+        bytes = [];
+        int errno = Open(path, ReadOnly | NoFollow, 0, out var file);
+        if (errno != 0) return errno;
+        using (file)
+        {
+            long size = file!.Length();
+            if (size < 0) return (int)-size;
+            using var content = new MemoryStream((int)Math.Min(size, int.MaxValue));
+            var buffer = new byte[Math.Clamp(size + 1, 1, 1 << 16)];
+            for (long at = 0; ; at += buffer.Length)
+            {
+                long n = file.ReadAt(buffer, at);
+                if (n < 0) return (int)-n;
+                content.Write(buffer, 0, (int)n);
+                if (n < buffer.Length) break;
+            }
+            bytes = content.ToArray();
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// A read-only stream over this descriptor, which stays this file's: disposing the stream
+    /// leaves it open. For parsers that want a Stream (JSON, UTF-8 checks).
+    /// </summary>
+    public FileStream ReadStream(int bufferSize = 1 << 16) =>
+        new(new Microsoft.Win32.SafeHandles.SafeFileHandle(_fd, ownsHandle: false), FileAccess.Read, bufferSize);
+
     /// <summary>Reads at offset until the buffer is full or end of file. Returns bytes read or -errno.</summary>
     public unsafe long ReadAt(Span<byte> buffer, long offset)
     {

@@ -49,7 +49,7 @@ public sealed partial class TranscriptLog
     }
 
     /// <summary>The transcript lock, for a reader that could not get a settled answer; null without a transcript directory.</summary>
-    private FileLock? SettledLock() => System.IO.Directory.Exists(Directory) ? FileLock.Acquire(LockPath) : null;
+    private FileLock? SettledLock() => FileStatus.Lstat(Directory, out var st) == 0 && st.IsDirectory ? FileLock.Acquire(LockPath) : null;
 
     /// <summary>
     /// Reads the transcript's bytes at offset into buffer; fewer than asked only at the end.

@@ -103,7 +103,7 @@ public sealed partial class TranscriptLog
     private void MigrateLegacyLocked()
     {
         if (FileStatus.Lstat(LegacyPath, out var st) != 0 || !st.IsRegular) return;
-        if (FileStatus.Lstat(ActivePath, out _) == 0 || File.Exists(ManifestPath)) return;
+        if (FileStatus.Lstat(ActivePath, out _) == 0 || FileStatus.Exists(ManifestPath)) return;
         int errno = PathOps.Rename(LegacyPath, ActivePath, 0);
         if (errno != 0) throw new PosixException(errno, $"migrate {LegacyPath}");
         PosixFile.SyncDirectory(Directory);
@@ -147,7 +147,7 @@ public sealed partial class TranscriptLog
     /// <summary>The timer's check for age: rotates when the active partition is due. True when it rotated.</summary>
     public bool RotateIfDue()
     {
-        if (IsLinkedOut || !File.Exists(ActivePath)) return false;
+        if (IsLinkedOut || !FileStatus.Exists(ActivePath)) return false;
         using var held = FileLock.Acquire(LockPath);
         var policy = CachedPolicy();
         using var file = PosixFile.OpenOrThrow(ActivePath, PosixFile.ReadOnly | PosixFile.NoFollow);
