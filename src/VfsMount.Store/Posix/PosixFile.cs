@@ -29,6 +29,21 @@ public sealed class PosixFile : IDisposable
     public static int Open(string path, int flags, uint mode, out PosixFile? file) =>
         StoreRoot.For(path) is { } root ? root.Open(path, flags, mode, out file) : OpenAnywhere(path, flags, mode, out file);
 
+    /// <summary>
+    /// Opens name relative to a directory from <see cref="StoreRoot.OpenDirectory"/> with
+    /// openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): never above that directory (EXDEV), never
+    /// through a symlink (ELOOP, the last name included: open a symlink itself with O_PATH |
+    /// O_NOFOLLOW). Any file type, as open(2): a FIFO there blocks as it would natively, so
+    /// this is for scratch files, not store files. Returns 0 or errno.
+    /// </summary>
+    public static int OpenAt(PosixFile directory, string name, int flags, uint mode, out PosixFile? file)
+    {
+        int fd = PosixNative.vfs_openat2(directory.Descriptor, name, flags | Libc.O_CLOEXEC, (flags & Libc.O_CREAT) != 0 ? mode : 0,
+            Libc.RESOLVE_BENEATH | Libc.RESOLVE_NO_SYMLINKS);
+        file = fd >= 0 ? new PosixFile(fd) : null;
+        return fd >= 0 ? 0 : -fd;
+    }
+
     /// <summary>open(2) with O_CLOEXEC, as the path says, for files outside any store. Returns 0 or errno.</summary>
     public static int OpenAnywhere(string path, int flags, uint mode, out PosixFile? file)
     {
