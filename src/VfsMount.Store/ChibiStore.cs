@@ -266,8 +266,11 @@ public sealed class ChibiStore
     /// <summary>chibi's .lock is held while it is fresh: readable and younger than 1.5 × the 30 s heartbeat.</summary>
     public bool IsHeldByChibi(string name)
     {
-        // A planted .lock (symlink, FIFO) is not read or waited on: refused and logged, and not a holder.
-        if (PosixFile.ReadAll(Path.Combine(ContextDir(name), ".lock"), out byte[] bytes) != 0) return false;
+        // A planted .lock (symlink, FIFO) is not read or waited on: refused (logged), so is what needed to know.
+        string path = Path.Combine(ContextDir(name), ".lock");
+        int errno = PosixFile.ReadAll(path, out byte[] bytes);
+        if (errno == 2) return false;
+        if (errno != 0) throw new PosixException(errno, $"read {path}");
         string text = System.Text.Encoding.UTF8.GetString(bytes).Trim();
         return long.TryParse(text, out long at) && DateTimeOffset.UtcNow.ToUnixTimeSeconds() - at < 45;
     }

@@ -83,6 +83,8 @@ public sealed class StoreRoot : IDisposable
         // openat2 refuses a mode without O_CREAT (EINVAL) where open(2) ignores it.
         int fd = OpenBeneath(Relative(storePath), flags | Libc.O_NONBLOCK | Libc.O_CLOEXEC, (flags & Libc.O_CREAT) != 0 ? mode : 0);
         if (fd == -Libc.ENXIO) return Refuse(storePath, "not a regular file (a FIFO without a reader or a socket)", out file);
+        if (fd == -Libc.ELOOP || fd == -Libc.EXDEV)
+            Console.Error.WriteLine(Refusal(storePath, fd == -Libc.ELOOP ? "a symlink (on the way or at the end); not followed" : "leads out of the store", -fd));
         if (fd < 0)
         {
             file = null;
@@ -189,13 +191,30 @@ public sealed class StoreRoot : IDisposable
     private static int Refuse(string storePath, string what, out PosixFile? file)
     {
         file = null;
-        Console.Error.WriteLine(Refusal(storePath, what));
+        Console.Error.WriteLine(Refusal(storePath, what + "; not opened", Libc.EIO));
         return Libc.EIO;
     }
 
+    /// <summary>
+    /// Logs (one line) and returns the refusal of a store file that is not what the store puts
+    /// there, for callers that found it by lstat: ELOOP for a symlink, EIO for a FIFO, socket or device.
+    /// </summary>
+    public static StoreException Planted(string storePath, in FileStatus found, string expected = "regular file")
+    {
+        return Refused(storePath, $"a {TypeName(found.Mode)} where chibi keeps a {expected}; not followed", found.IsSymlink ? Libc.ELOOP : Libc.EIO);
+    }
+
+    /// <summary>Logs (one line) and returns a refusal of a store path for what the caller found there.</summary>
+    public static StoreException Refused(string storePath, string what, int errno)
+    {
+        Console.Error.WriteLine(Refusal(storePath, what, errno));
+        return new StoreException(errno, $"{storePath}: {what}");
+    }
+
     /// <summary>One line, whatever bytes the name holds.</summary>
-    private static string Refusal(string storePath, string what) =>
-        string.Concat($"vfsmount: refused {storePath}: {what}; not opened (EIO)".Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString()));
+    private static string Refusal(string storePath, string what, int errno) =>
+        string.Concat($"vfsmount: refused {storePath}: {what} ({(errno == Libc.EIO ? "EIO" : errno == Libc.ELOOP ? "ELOOP" : errno == Libc.EXDEV ? "EXDEV" : $"errno {errno}")})"
+            .Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString()));
 
     private static string TypeName(uint mode) => (mode & FileStatus.TypeMask) switch
     {

@@ -46,10 +46,10 @@ public sealed partial class TranscriptLog
     /// <summary>transcript/ planted as a symlink (or anything but a directory): never followed.</summary>
     public bool IsLinkedOut => FileStatus.Lstat(Directory, out var st) == 0 && !st.IsDirectory;
 
-    /// <summary>The daemon never follows a symlink out of the store (SPEC §3): every use of a linked transcript/ is ELOOP.</summary>
+    /// <summary>The daemon never follows a symlink out of the store (SPEC §3): every use of a linked transcript/ is ELOOP, of a FIFO or other file EIO.</summary>
     private void RefuseLinkedOut()
     {
-        if (IsLinkedOut) throw new StoreException(40, $"{Directory} is not a directory (a planted symlink?); not followed");
+        if (FileStatus.Lstat(Directory, out var st) == 0 && !st.IsDirectory) throw StoreRoot.Planted(Directory, st, "directory");
     }
 
     public RotationPolicy Policy(JsonObject? manifest) => RotationPolicy.Resolve(_options, manifest, ContextDir, _storeRoot);
