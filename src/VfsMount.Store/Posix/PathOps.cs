@@ -41,19 +41,10 @@ public static class PathOps
     /// <summary>An O_PATH descriptor of the entry itself (a symlink stays a symlink).</summary>
     private static int OpenEntry(string path, out PosixFile? entry)
     {
-        int errno = OpenParent(path, out var dir, out string name);
-        if (errno != 0)
-        {
-            entry = null;
-            return errno;
-        }
-        using (dir)
-        {
-            int fd = PosixNative.vfs_openat2(dir?.Descriptor ?? Libc.AT_FDCWD, name, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0,
-                dir is null ? 0 : Libc.RESOLVE_BENEATH | Libc.RESOLVE_NO_SYMLINKS);
-            entry = fd >= 0 ? PosixFile.FromDescriptor(fd) : null;
-            return fd >= 0 ? 0 : -fd;
-        }
+        if (StoreRoot.For(path) is { } root) return root.OpenEntry(path, out entry);
+        int fd = PosixNative.vfs_openat2(Libc.AT_FDCWD, path, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0, 0);
+        entry = fd >= 0 ? PosixFile.FromDescriptor(fd) : null;
+        return fd >= 0 ? 0 : -fd;
     }
 
     /// <summary>mkdir that accepts an existing directory (not a symlink or file there). Returns 0 or errno.</summary>
@@ -132,7 +123,7 @@ public static class PathOps
         }
     }
 
-    private unsafe delegate int AtCall(int dirfd, string name);
+    private delegate int AtCall(int dirfd, string name);
 
     private static int At(string path, AtCall call)
     {

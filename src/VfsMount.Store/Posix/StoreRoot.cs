@@ -82,9 +82,13 @@ public sealed class StoreRoot : IDisposable
         bool directory = (flags & Libc.O_DIRECTORY) != 0;
         // openat2 refuses a mode without O_CREAT (EINVAL) where open(2) ignores it.
         int fd = OpenBeneath(Relative(storePath), flags | Libc.O_NONBLOCK | Libc.O_CLOEXEC, (flags & Libc.O_CREAT) != 0 ? mode : 0);
-        if (fd == -Libc.ENXIO) return Refuse(storePath, "not a regular file (a FIFO without a reader or a socket)", out file);
-        if (fd == -Libc.ELOOP || fd == -Libc.EXDEV)
-            Console.Error.WriteLine(Refusal(storePath, fd == -Libc.ELOOP ? "a symlink (on the way or at the end); not followed" : "leads out of the store", -fd));
+        if (fd == -Libc.ENXIO)
+        {
+            Log(storePath, "not a regular file (a FIFO without a reader, or a socket); not opened", Libc.EIO);
+            fd = -Libc.EIO;
+        }
+        else if (fd == -Libc.ELOOP || fd == -Libc.EXDEV)
+            Log(storePath, fd == -Libc.ELOOP ? "a symlink (on the way or at the end); not followed" : "leads out of the store", -fd);
         if (fd < 0)
         {
             file = null;
@@ -94,8 +98,8 @@ public sealed class StoreRoot : IDisposable
         int errno = file.Status(out var st);
         if (errno == 0 && !(directory ? st.IsDirectory : st.IsRegular))
         {
-            file.Dispose();
-            return Refuse(storePath, $"a {TypeName(st.Mode)} where a regular file belongs", out file);
+            Log(storePath, $"a {TypeName(st.Mode)} where a {(directory ? "directory" : "regular file")} belongs; not opened", Libc.EIO);
+            errno = Libc.EIO;
         }
         if (errno == 0 && (flags & Libc.O_NONBLOCK) == 0 && !directory) errno = -PosixNative.vfs_clear_nonblock(fd);
         if (errno != 0)
@@ -132,17 +136,21 @@ public sealed class StoreRoot : IDisposable
         return OpenDirectory(storePath[..slash], out directory);
     }
 
+    /// <summary>An O_PATH descriptor of the entry itself beneath the root (a symlink stays a symlink). 0 or errno.</summary>
+    public int OpenEntry(string storePath, out PosixFile? entry)
+    {
+        int fd = OpenBeneath(Relative(storePath), Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        entry = fd >= 0 ? PosixFile.FromDescriptor(fd) : null;
+        return fd >= 0 ? 0 : -fd;
+    }
+
     /// <summary>lstat beneath the root: the entry itself, never what a symlink on the way leads to. 0 or errno.</summary>
     public int Lstat(string storePath, out FileStatus status)
     {
-        int fd = OpenBeneath(Relative(storePath), Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            status = default;
-            return -fd;
-        }
-        using var file = PosixFile.FromDescriptor(fd);
-        return file.Status(out status);
+        status = default;
+        int errno = OpenEntry(storePath, out var entry);
+        if (errno != 0) return errno;
+        using (entry) return entry!.Status(out status);
     }
 
     /// <summary>openat2 beneath the root; a path of PATH_MAX or more in chunks at '/' boundaries. A descriptor or -errno.</summary>
@@ -188,13 +196,6 @@ public sealed class StoreRoot : IDisposable
         return result;
     }
 
-    private static int Refuse(string storePath, string what, out PosixFile? file)
-    {
-        file = null;
-        Console.Error.WriteLine(Refusal(storePath, what + "; not opened", Libc.EIO));
-        return Libc.EIO;
-    }
-
     /// <summary>
     /// Logs (one line) and returns the refusal of a store file that is not what the store puts
     /// there, for callers that found it by lstat: ELOOP for a symlink, EIO for a FIFO, socket or device.
@@ -207,14 +208,16 @@ public sealed class StoreRoot : IDisposable
     /// <summary>Logs (one line) and returns a refusal of a store path for what the caller found there.</summary>
     public static StoreException Refused(string storePath, string what, int errno)
     {
-        Console.Error.WriteLine(Refusal(storePath, what, errno));
+        Log(storePath, what, errno);
         return new StoreException(errno, $"{storePath}: {what}");
     }
 
     /// <summary>One line, whatever bytes the name holds.</summary>
-    private static string Refusal(string storePath, string what, int errno) =>
-        string.Concat($"vfsmount: refused {storePath}: {what} ({(errno == Libc.EIO ? "EIO" : errno == Libc.ELOOP ? "ELOOP" : errno == Libc.EXDEV ? "EXDEV" : $"errno {errno}")})"
-            .Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString()));
+    private static void Log(string storePath, string what, int errno)
+    {
+        string name = errno == Libc.EIO ? "EIO" : errno == Libc.ELOOP ? "ELOOP" : errno == Libc.EXDEV ? "EXDEV" : $"errno {errno}";
+        Console.Error.WriteLine(string.Concat($"vfsmount: refused {storePath}: {what} ({name})".Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString())));
+    }
 
     private static string TypeName(uint mode) => (mode & FileStatus.TypeMask) switch
     {
