@@ -107,7 +107,7 @@ public sealed partial class ContextFileSystem
     /// <summary>Anything a user put in the context beyond chibi's own files.</summary>
     private static bool HasScratch(string contextDir) =>
         new DirectoryInfo(contextDir).EnumerateFileSystemInfos().Any(i =>
-            !PathMap.IsInternal(i.Name) && i.Name != PathMap.TranscriptDirName
+            !InternalNames.IsInternal(StorePlace.ContextTop, i.Name) && i.Name != PathMap.TranscriptDirName
             && !PathMap.IsChibiFile(i.Name));
 
     public int Rename(string from, string to, RenameFlags flags) => Guard(from, () =>
