@@ -141,9 +141,9 @@ public sealed partial class ContextFileSystem
         if (target.Kind == NodeKind.Document)
         {
             // rename(scratch, document) is how editors save: a validated commit of the file's content.
+            if ((flags & RenameFlags.NoReplace) != 0 && FileStatus.Lstat(target.StorePath!, out _) == 0) return Errno.EEXIST;
             errno = CheckIncoming(target, to, source.StorePath!);
             if (errno != 0) return errno;
-            if ((flags & RenameFlags.NoReplace) != 0 && FileStatus.Lstat(target.StorePath!, out _) == 0) return Errno.EEXIST;
             lock (_commits.LockOf(target.StorePath!))
             {
                 errno = PathOps.Rename(source.StorePath!, target.StorePath!, 0);

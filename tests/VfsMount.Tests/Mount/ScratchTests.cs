@@ -198,7 +198,7 @@ public sealed class ScratchTests
 
         Assert.NotEqual(0, m.Sh("echo x > demo/transcript/new.jsonl").Exit);
 
-        Assert.Contains(m.Log.Split('\n'), l => l.Contains("demo/new.jsonl", StringComparison.Ordinal) && l.Contains("EROFS", StringComparison.Ordinal));
+        Assert.Contains(m.Log.Split('\n'), l => l.Contains("refused demo/transcript/new.jsonl", StringComparison.Ordinal) && l.Contains("EROFS", StringComparison.Ordinal));
     }
 
     private static readonly string[] InternalNames = [".lock", ".inbox.lock", ".dirty", "summary.tmp.123", "context_meta.tmp.9", ".lock.tmp.4"];
