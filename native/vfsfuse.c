@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,7 +123,26 @@ static mode_t kind_to_type(uint32_t kind)
     case VFS_KIND_DIR: return S_IFDIR;
     case VFS_KIND_REG: return S_IFREG;
     case VFS_KIND_SYMLINK: return S_IFLNK;
+    case VFS_KIND_FIFO: return S_IFIFO;
+    case VFS_KIND_SOCKET: return S_IFSOCK;
+    case VFS_KIND_CHAR: return S_IFCHR;
+    case VFS_KIND_BLOCK: return S_IFBLK;
     default: return 0;
+    }
+}
+
+/* The kind of a mode's file type, or UINT32_MAX for one the view does not know. */
+static uint32_t type_to_kind(mode_t mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFDIR: return VFS_KIND_DIR;
+    case S_IFREG: return VFS_KIND_REG;
+    case S_IFLNK: return VFS_KIND_SYMLINK;
+    case S_IFIFO: return VFS_KIND_FIFO;
+    case S_IFSOCK: return VFS_KIND_SOCKET;
+    case S_IFCHR: return VFS_KIND_CHAR;
+    case S_IFBLK: return VFS_KIND_BLOCK;
+    default: return UINT32_MAX;
     }
 }
 
@@ -153,9 +173,10 @@ static int to_stat(const vfs_attr *a, struct stat *st)
     }
     st->st_ino = a->ino;
     st->st_mode = type | (a->perm & 07777);
-    st->st_nlink = a->nlink ? a->nlink : 1;
+    st->st_nlink = a->nlink; /* 0: an open file whose last name is gone */
     st->st_uid = a->uid;
     st->st_gid = a->gid;
+    st->st_rdev = makedev(a->rdev >> 20, a->rdev & 0xfffffu);
     st->st_size = a->size;
     st->st_blksize = 4096;
     st->st_blocks = (a->size + 511) / 512;
@@ -314,6 +335,32 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     vfs_entry e;
     memset(&e, 0, sizeof e);
     reply_entry(req, s->ops.mkdir(s->state, &c, parent, name, mode & 07777, &e), &e);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, mknod);
+    uint32_t kind = type_to_kind(mode);
+    if (kind == UINT32_MAX || kind == VFS_KIND_DIR || kind == VFS_KIND_SYMLINK) { /* mknod(2) refuses these too */
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    vfs_req c = caller_of(req);
+    vfs_entry e;
+    memset(&e, 0, sizeof e);
+    reply_entry(req, s->ops.mknod(s->state, &c, parent, name, kind, mode & 07777, VFS_DEV(major(rdev), minor(rdev)), &e),
+                &e);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+    struct vfs_session *s = session_of(req);
+    OP_OR_ENOSYS(s, link);
+    vfs_req c = caller_of(req);
+    vfs_entry e;
+    memset(&e, 0, sizeof e);
+    reply_entry(req, s->ops.link(s->state, &c, ino, newparent, newname, &e), &e);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -597,6 +644,8 @@ static const struct fuse_lowlevel_ops ll_ops = {
     .setattr = op_setattr,
     .readlink = op_readlink,
     .mkdir = op_mkdir,
+    .mknod = op_mknod,
+    .link = op_link,
     .unlink = op_unlink,
     .rmdir = op_rmdir,
     .symlink = op_symlink,
@@ -678,6 +727,10 @@ int32_t vfs_mount(const char *mountpoint, const char *const *options, const vfs_
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
     r = fuse_opt_add_arg(&args, "vfsmount") != 0 ? -ENOMEM : 0;
     if (r == 0) r = add_opt(&args, "fsname=vfsmount,subtype=vfsmount");
+    /* The kernel checks permissions against the owner and mode each node
+     * presents (SPEC 2.5): the mount never lets a user do what the store's
+     * own permissions would refuse. Not optional. */
+    if (r == 0) r = add_opt(&args, "default_permissions");
     for (const char *const *o = options; r == 0 && o != NULL && *o != NULL; o++)
         r = add_opt(&args, *o);
     if (r != 0) {

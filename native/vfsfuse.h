@@ -36,7 +36,7 @@ extern "C" {
 #define VFS_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; C# checks it at load. */
-#define VFS_ABI_VERSION 2
+#define VFS_ABI_VERSION 3
 
 #define VFS_ROOT_ID 1u
 
@@ -44,6 +44,10 @@ extern "C" {
 #define VFS_KIND_DIR 0u
 #define VFS_KIND_REG 1u
 #define VFS_KIND_SYMLINK 2u
+#define VFS_KIND_FIFO 3u
+#define VFS_KIND_SOCKET 4u
+#define VFS_KIND_CHAR 5u
+#define VFS_KIND_BLOCK 6u
 
 /* Open flags handed to open/create, translated from the kernel's O_* bits
  * (whose values differ between architectures). Access mode is the low two
@@ -56,6 +60,9 @@ extern "C" {
 #define VFS_O_TRUNC 8u
 #define VFS_O_CREAT 16u
 #define VFS_O_EXCL 32u
+
+/* A device number: 12 bits of major, 20 of minor (the kernel's own split). */
+#define VFS_DEV(major, minor) ((uint32_t)(((major) & 0xfffu) << 20 | ((minor) & 0xfffffu)))
 
 /* rename flags (same values as Linux's RENAME_*; RENAME_WHITEOUT is refused
  * with EINVAL in C and never reaches the callback). */
@@ -86,7 +93,8 @@ typedef struct vfs_req {
 
 /* Node attributes, 72 bytes. Times are ns since the Unix epoch. perm holds
  * permission bits only (07777); C adds the file type from kind. st_ino is
- * `ino` (the node id); st_blocks = ceil(size/512). */
+ * `ino` (the node id); st_blocks = ceil(size/512). rdev of a device node is
+ * VFS_DEV(major, minor), independent of the C library's dev_t. */
 typedef struct vfs_attr {
     uint64_t ino;
     uint32_t kind;
@@ -98,7 +106,7 @@ typedef struct vfs_attr {
     uint32_t nlink;
     uint32_t uid;
     uint32_t gid;
-    uint32_t reserved; /* keeps the size a multiple of 8; leave 0 */
+    uint32_t rdev;
     int64_t attr_timeout_ns;
 } vfs_attr;
 
@@ -182,6 +190,13 @@ typedef struct vfs_ops {
                        void *dir_ctx);
     int32_t (*releasedir)(void *state, uint64_t fh);
     int32_t (*statfs)(void *state, uint64_t ino, vfs_statfs *out);
+    /* A FIFO, socket or device node: kind VFS_KIND_*, perm 07777 bits with
+     * the caller's umask NOT yet applied, rdev VFS_DEV() for devices. */
+    int32_t (*mknod)(void *state, const vfs_req *req, uint64_t parent, const char *name, uint32_t kind, uint32_t perm,
+                     uint32_t rdev, vfs_entry *out);
+    /* A hard link of `ino` named `newname` in `newparent`. */
+    int32_t (*link)(void *state, const vfs_req *req, uint64_t ino, uint64_t newparent, const char *newname,
+                    vfs_entry *out);
 } vfs_ops;
 
 /* VFS_ABI_VERSION of the loaded library. */
@@ -197,7 +212,9 @@ VFS_EXPORT int32_t vfs_add_dirent(void *dir_ctx, const char *name, int64_t next_
 
 /* Creates the FUSE session and mounts it at `mountpoint`.
  *   options: NULL-terminated list of mount options, each passed as
- *            "-o <opt>" ("allow_other", "ro", "default_permissions", ...).
+ *            "-o <opt>" ("allow_other", "ro", ...). default_permissions
+ *            is always on: the kernel checks every access against the
+ *            owner and mode the attributes present.
  *            "fsname=vfsmount" and "subtype=vfsmount" are added first, so
  *            the mount shows as "vfsmount on MNT type fuse.vfsmount"; a
  *            caller's fsname=/subtype= wins.

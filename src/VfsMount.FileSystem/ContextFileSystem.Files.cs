@@ -66,7 +66,8 @@ public sealed partial class ContextFileSystem
                     // is opened for writing as if created (SPEC: open(O_CREAT) must not fail on it).
                     handle = new DocumentHandle(node.StorePath!, node.Format, (flags & OpenFlags.Truncate) != 0,
                         (flags & OpenFlags.Append) != 0, Limits.MaxDocumentBytes, _commits, Changed,
-                        (_, e, reason, content) => _refusals.Refuse(node.Label, node.NameIn(path), e, reason, content));
+                        (_, e, reason, content) => _refusals.Refuse(node.Label, node.NameIn(path), e, reason, content),
+                        new FileOwner(caller.Uid, caller.Gid, mode));
                     directIo = true;   // the staged copy is this handle's alone: keep it out of the shared page cache
                     break;
                 case NodeKind.ReadOnly:
@@ -77,7 +78,8 @@ public sealed partial class ContextFileSystem
                     directIo = false;
                     break;
                 default:
-                    errno = PosixFile.Open(node.StorePath!, ScratchFlags(flags) | PosixFile.NoFollow, mode, out var file);
+                    errno = create ? CreateScratch(node.StorePath!, flags, mode, caller, out var file)
+                        : PosixFile.Open(node.StorePath!, ScratchFlags(flags) | PosixFile.NoFollow, 0, out file);
                     if (errno != 0) return errno;
                     handle = new FileHandle(file!, (flags & OpenFlags.Append) != 0, readOnly: false);
                     directIo = false;
@@ -102,6 +104,30 @@ public sealed partial class ContextFileSystem
         NodeKind.InboxLog => new InboxTarget(_store, node.Context!),
         _ => new PlainLogTarget(_store, node.StorePath!, node.Context!, PathMap.TextLogName),
     };
+
+    /// <summary>
+    /// open(O_CREAT) of a scratch name: only a file this call made is handed to the caller
+    /// (SPEC §2.5); one that appeared meanwhile is opened as it is, as natively.
+    /// </summary>
+    private static int CreateScratch(string storePath, OpenFlags flags, uint mode, Caller caller, out PosixFile? file)
+    {
+        int open = ScratchFlags(flags & ~(OpenFlags.Create | OpenFlags.Exclusive)) | PosixFile.NoFollow;
+        while (true)
+        {
+            int errno = PosixFile.Open(storePath, open | PosixFile.Create | PosixFile.Exclusive, mode, out file);
+            if (errno == 0)
+            {
+                errno = Ownership.GiveTo(storePath, caller.Uid, caller.Gid, mode, Ownership.Made.File);
+                if (errno == 0) return 0;
+                file!.Dispose();
+                PathOps.Unlink(storePath);
+                return errno;
+            }
+            if (errno != Errno.EEXIST || (flags & OpenFlags.Exclusive) != 0) return errno;
+            errno = PosixFile.Open(storePath, open, 0, out file);
+            if (errno != Errno.ENOENT) return errno;
+        }
+    }
 
     private static int ScratchFlags(OpenFlags flags)
     {

@@ -54,10 +54,11 @@ public sealed partial class ContextFileSystem
             case NodeKind.Invalid when path.Count(c => c == '/') == 1:
                 _store.CreateContext(Path.GetFileName(path), WorkingDirectoryOf(caller));   // EINVAL / ENAMETOOLONG / EEXIST from the store
                 RegistryChanged();
-                return 0;
+                return Ownership.GiveTreeTo(_store.ContextDir(Path.GetFileName(path)), caller.Uid, caller.Gid);
             case NodeKind.Scratch:
             case NodeKind.Document when node.Vfs:   // .vfs/: directories are ordinary
-                return Reachable(node) is var errno and not 0 ? errno : PathOps.Mkdir(node.StorePath!, mode);
+                if (Reachable(node) is var errno and not 0) return errno;
+                return Made(node.StorePath!, PathOps.Mkdir(node.StorePath!, mode), caller, mode, Ownership.Made.Directory);
             case NodeKind.ReadOnly:
                 return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
             case NodeKind.Hidden:
@@ -196,13 +197,15 @@ public sealed partial class ContextFileSystem
 
     /// <summary>
     /// Whether the file at incoming may become the document's content by a rename: a regular file
-    /// within the size limit whose content the document's format accepts (refused with the reason
+    /// of one name, within the size limit, whose content the document's format accepts (refused with the reason
     /// logged otherwise), then fsync'd so the commit is durable once its directory is.
     /// </summary>
     private int CheckIncoming(Node document, string documentPath, string incoming)
     {
         if (FileStatus.Lstat(incoming, out var st) != 0) return Errno.ENOENT;
         if (!st.IsRegular) return Refuse(document, documentPath, Errno.EINVAL, "only a regular file can become a document");
+        // Writes through another hard link would change the document unvalidated (as Link refuses).
+        if (st.Links > 1) return Refuse(document, documentPath, Errno.EINVAL, "a file with other hard links cannot become a document");
         if (st.Size > Limits.MaxDocumentBytes)
             return Refuse(document, documentPath, Errno.EFBIG, $"document over its limit of {Limits.MaxDocumentBytes} bytes");
         try
@@ -224,19 +227,69 @@ public sealed partial class ContextFileSystem
         return errno;
     }
 
-    public int Symlink(string target, string linkPath) => Guard(linkPath, () =>
+    public int Symlink(string target, string linkPath, Caller caller) => Guard(linkPath, () =>
     {
         var node = _paths.Resolve(linkPath);
         return node.Kind switch
         {
             NodeKind.Scratch when Reachable(node) is var errno and not 0 => errno,
-            NodeKind.Scratch => PathOps.Symlink(target, node.StorePath!),
-            NodeKind.ReadOnly => Errno.EROFS,
-            NodeKind.Context or NodeKind.Invalid or NodeKind.Root => Errno.EPERM,
-            NodeKind.Hidden => Refuse(node, linkPath, Errno.EPERM, "internal names of the store cannot be created"),
-            _ => Errno.EEXIST,
+            NodeKind.Scratch => Made(node.StorePath!, PathOps.Symlink(target, node.StorePath!), caller, 0x1FF, Ownership.Made.Symlink),
+            _ => NotScratch(node, linkPath),
         };
     });
+
+    public int Mknod(string path, FileKind kind, uint mode, uint rdev, Caller caller) => Guard(path, () =>
+    {
+        var node = _paths.Resolve(path);
+        if (node.Kind != NodeKind.Scratch) return NotScratch(node, path);
+        if (Reachable(node) is var errno and not 0) return errno;
+        uint type = kind switch
+        {
+            FileKind.Fifo => FileStatus.TypeFifo,
+            FileKind.Socket => FileStatus.TypeSocket,
+            FileKind.CharDevice => FileStatus.TypeCharDevice,
+            FileKind.BlockDevice => FileStatus.TypeBlockDevice,
+            _ => 0,
+        };
+        if (type == 0) return Errno.EINVAL;
+        errno = PathOps.Mknod(node.StorePath!, type | (mode & 0xFFF), rdev >> 20, rdev & 0xFFFFF);
+        return Made(node.StorePath!, errno, caller, mode, Ownership.Made.File);
+    });
+
+    /// <summary>
+    /// Hard links join scratch names of one context only: a link between a document or a log and
+    /// a scratch name would let plain writes change what the mount validates.
+    /// </summary>
+    public int Link(string existingPath, string newPath) => Guard(newPath, () =>
+    {
+        var source = Existing(existingPath, out int errno);
+        if (errno != 0) return errno;
+        var target = _paths.Resolve(newPath);
+        if (target.Kind == NodeKind.Document || target.IsLog) return Refuse(target, newPath, Errno.EPERM, "only scratch files can be hard linked");
+        if (target.Kind != NodeKind.Scratch) return NotScratch(target, newPath);
+        if (source.Kind != NodeKind.Scratch) return Refuse(source, existingPath, Errno.EPERM, "only scratch files can be hard linked");
+        if (source.Context != target.Context) return Errno.EXDEV;
+        return Reachable(target) is var bad and not 0 ? bad : PathOps.Link(source.StorePath!, target.StorePath!);
+    });
+
+    /// <summary>What a name that is not scratch answers to mkdir-like calls: its kind decides.</summary>
+    private int NotScratch(Node node, string path) => node.Kind switch
+    {
+        NodeKind.ReadOnly => Refuse(node, path, Errno.EROFS, "transcript/ is read-only"),
+        NodeKind.Context or NodeKind.Invalid or NodeKind.Root => Errno.EPERM,
+        NodeKind.Hidden => Refuse(node, path, Errno.EPERM, "internal names of the store cannot be created"),
+        _ => Errno.EEXIST,
+    };
+
+    /// <summary>After a create (errno its result): hands it to the caller, or takes it back when that fails.</summary>
+    private static int Made(string storePath, int errno, Caller caller, uint mode, Ownership.Made made)
+    {
+        if (errno != 0) return errno;
+        errno = Ownership.GiveTo(storePath, caller.Uid, caller.Gid, mode, made);
+        if (errno != 0 && made == Ownership.Made.Directory) PathOps.Rmdir(storePath);
+        else if (errno != 0) PathOps.Unlink(storePath);
+        return errno;
+    }
 
     public int ReadLink(string path, out string target)
     {
@@ -254,20 +307,41 @@ public sealed partial class ContextFileSystem
     }
 
     public int Chmod(string path, uint mode) => Guard(path, () =>
+        OnBackingFile(path, p => FileStatus.Lstat(p, out var st) == 0 && st.IsSymlink ? Errno.EOPNOTSUPP : PathOps.Chmod(p, mode & 0xFFF)));
+
+    public int Chown(string path, uint? uid, uint? gid) => Guard(path, () =>
+        OnBackingFile(path, p => PathOps.LChown(p, uid ?? Ownership.Unchanged, gid ?? Ownership.Unchanged)));
+
+    /// <summary>
+    /// chmod, chown and utimens reach the file behind the name (SPEC §2.5): a scratch entry or
+    /// directory, a document and its staged copies (a commit keeps them), a log's file (the
+    /// transcript's active partition; a rotation keeps them), a context's directory.
+    /// </summary>
+    /// <remarks>A log with no file yet answers <paramref name="noFileYet"/>: there is nothing to change.</remarks>
+    private int OnBackingFile(string path, Func<string, int> apply, int noFileYet = Errno.EPERM)
     {
         var node = Existing(path, out int errno);
         if (errno != 0) return errno;
-        return node.Kind switch
+        switch (node.Kind)
         {
-            NodeKind.Document => OnDocumentAndStages(node.StorePath!, p => PathOps.Chmod(p, mode & 0xFFF)),
-            NodeKind.Scratch when FileStatus.Lstat(node.StorePath!, out var st) == 0 && !st.IsSymlink
-                => PathOps.Chmod(node.StorePath!, mode & 0xFFF),
-            NodeKind.Scratch => Errno.EOPNOTSUPP,
-            NodeKind.VfsDirectory => PathOps.Chmod(node.StorePath!, mode & 0xFFF),
-            NodeKind.ReadOnly => Errno.EROFS,
-            _ => Errno.EPERM,
-        };
-    });
+            case NodeKind.Document:
+                return OnDocumentAndStages(node.StorePath!, apply);
+            case NodeKind.TranscriptLog:
+                string active = _store.Transcript(node.Context!).ActivePath;
+                return apply(FileStatus.Lstat(active, out _) == 0 ? active : Path.Combine(_store.ContextDir(node.Context!), PathMap.TranscriptDirName));
+            case NodeKind.InboxLog:
+            case NodeKind.TextLog:
+                return FileStatus.Lstat(node.StorePath!, out _) == 0 ? apply(node.StorePath!) : noFileYet;
+            case NodeKind.Scratch:
+            case NodeKind.Context:
+            case NodeKind.VfsDirectory:
+                return apply(node.StorePath!);
+            case NodeKind.ReadOnly:
+                return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
+            default:
+                return Errno.EPERM;
+        }
+    }
 
     /// <summary>
     /// chmod and utimens of a document reach the committed file and every staged copy of it, so
@@ -288,17 +362,8 @@ public sealed partial class ContextFileSystem
     }
 
     public int SetTimes(string path, long? accessNs, long? modifyNs) => Guard(path, () =>
-    {
-        var node = Existing(path, out int errno);
-        if (errno != 0) return errno;
-        return node.Kind switch
-        {
-            NodeKind.Document => OnDocumentAndStages(node.StorePath!, p => PathOps.SetTimes(p, accessNs, modifyNs)),
-            NodeKind.Scratch or NodeKind.Context or NodeKind.VfsDirectory => PathOps.SetTimes(node.StorePath!, accessNs, modifyNs),
-            NodeKind.ReadOnly => Errno.EROFS,
-            _ => 0,   // logs and the root keep their times; `touch` on them is harmless
-        };
-    });
+        _paths.Resolve(path).Kind == NodeKind.Root ? 0   // the root keeps its times; `touch` on it is harmless
+            : OnBackingFile(path, p => PathOps.SetTimes(p, accessNs, modifyNs), noFileYet: 0));
 
     private int Guard(string path, Func<int> operation)
     {

@@ -59,7 +59,7 @@ public sealed partial class ContextFileSystem : IFileSystem
             // would make the kernel see the file turn into a directory and fail it with EIO).
             if (path.Length == 0 && handle is { } u && _handles.TryGetValue(u, out var orphan))
             {
-                if (orphan.Status(out var own) != 0) return Virtual(FileKind.Regular, 0x1A4, orphan.Size ?? 0, out attr);
+                if (orphan.Status(out var own) != 0) return Behind(_store.Root, orphan.Size ?? 0, out attr);
                 Fill(own, out attr);
                 if (orphan.Size is { } staged) attr.Size = staged;
                 return 0;
@@ -68,7 +68,7 @@ public sealed partial class ContextFileSystem : IFileSystem
             {
                 var node0 = _paths.Resolve(path);
                 int e = node0.StorePath is not null && FileStatus.Lstat(node0.StorePath, out var st0) == 0
-                    ? Fill(st0, out attr) : Virtual(FileKind.Regular, 0x1A4, 0, out attr);
+                    ? Fill(st0, out attr) : Behind(_store.Root, 0, out attr);
                 attr.Size = size;
                 return e;
             }
@@ -102,8 +102,7 @@ public sealed partial class ContextFileSystem : IFileSystem
             case NodeKind.TranscriptLog:
             {
                 long length = _store.Transcript(node.Context!).Measure(out var active);
-                int e = active is { } st ? Fill(st, out attr) : Virtual(FileKind.Regular, 0x1A4, 0, out attr);
-                attr.Permissions = 0x1A4;
+                int e = active is { } st ? Fill(st, out attr) : Behind(Path.Combine(_store.ContextDir(node.Context!), PathMap.TranscriptDirName), 0, out attr);
                 attr.Size = length;
                 attr.Identity = default;   // the partitions change under one virtual file
                 attr.IsLog = true;
@@ -112,7 +111,7 @@ public sealed partial class ContextFileSystem : IFileSystem
             case NodeKind.InboxLog:
             case NodeKind.TextLog:
             {
-                int e = FileStatus.Lstat(node.StorePath!, out var lst) == 0 ? Fill(lst, out attr) : Virtual(FileKind.Regular, 0x1A4, 0, out attr);
+                int e = FileStatus.Lstat(node.StorePath!, out var lst) == 0 ? Fill(lst, out attr) : Behind(Path.GetDirectoryName(node.StorePath!)!, 0, out attr);
                 attr.Identity = default;   // one node whether or not its file exists yet
                 attr.IsLog = true;
                 return e;
@@ -122,8 +121,11 @@ public sealed partial class ContextFileSystem : IFileSystem
                 if (FileStatus.Lstat(node.StorePath!, out var dst) == 0) return Fill(dst, out attr);
                 // A document created but not yet committed exists for the handle that staged it.
                 var staged = _handles.Values.OfType<DocumentHandle>().FirstOrDefault(d => d.Target == node.StorePath);
-                if (staged is null) return node.StorePath == _store.StatePath ? Virtual(FileKind.Regular, 0x1A4, 0, out attr) : Errno.ENOENT;
-                Virtual(FileKind.Regular, 0x1A4, staged.Size ?? 0, out attr);
+                if (staged is null) return node.StorePath == _store.StatePath ? Behind(_store.Root, 0, out attr) : Errno.ENOENT;
+                // Its staged copy is the file behind it: made for its creator.
+                if (FileStatus.Lstat(staged.StagePath, out var sst) != 0) return Behind(Path.GetDirectoryName(node.StorePath!)!, staged.Size ?? 0, out attr);
+                Fill(sst, out attr);
+                (attr.Size, attr.Identity) = (staged.Size ?? 0, default);
                 return 0;
             }
             case NodeKind.ReadOnly:
@@ -238,15 +240,41 @@ public sealed partial class ContextFileSystem : IFileSystem
     {
         attr = new FileAttr
         {
-            Kind = st.IsDirectory ? FileKind.Directory : st.IsSymlink ? FileKind.Symlink : FileKind.Regular,
+            Kind = KindOf(st),
             Permissions = st.Permissions,
             Size = st.Size,
             AccessNs = st.AccessNs,
             ModifyNs = st.ModifyNs,
             ChangeNs = st.ChangeNs,
             Links = st.Links,
+            Uid = st.Uid,
+            Gid = st.Gid,
+            Rdev = (st.RdevMajor & 0xFFF) << 20 | (st.RdevMinor & 0xFFFFF),
             Identity = new NodeIdentity(st.Device, st.Inode),
         };
+        return 0;
+    }
+
+    internal static FileKind KindOf(in FileStatus st) => st.Type switch
+    {
+        FileStatus.TypeDirectory => FileKind.Directory,
+        FileStatus.TypeSymlink => FileKind.Symlink,
+        FileStatus.TypeFifo => FileKind.Fifo,
+        FileStatus.TypeSocket => FileKind.Socket,
+        FileStatus.TypeCharDevice => FileKind.CharDevice,
+        FileStatus.TypeBlockDevice => FileKind.BlockDevice,
+        _ => FileKind.Regular,
+    };
+
+    /// <summary>
+    /// A virtual file with nothing behind it yet presents the owner of the directory it would be
+    /// made in, and that directory's read/write bits (SPEC §2.5): who may create it there may use it.
+    /// </summary>
+    private static int Behind(string directory, long size, out FileAttr attr)
+    {
+        Virtual(FileKind.Regular, 0x1A4, size, out attr);
+        if (FileStatus.Lstat(directory, out var dir) != 0) return 0;
+        (attr.Uid, attr.Gid, attr.Permissions) = (dir.Uid, dir.Gid, dir.Permissions & 0x1B6);
         return 0;
     }
 

@@ -28,13 +28,26 @@ public interface IFileSystem
 
     int Truncate(string path, ulong? handle, long size);
     int Unlink(string path);
-    /// <summary>The caller's working directory goes into a new context's registry record (chibi 0.10's cwd).</summary>
+
+    /// <summary>
+    /// Mode: the caller's umask already applied. What is made belongs to the caller (SPEC §2.5).
+    /// The caller's working directory goes into a new context's registry record (chibi 0.10's cwd).
+    /// </summary>
     int Mkdir(string path, uint mode, Caller caller);
     int Rmdir(string path);
     int Rename(string from, string to, RenameFlags flags);
-    int Symlink(string target, string linkPath);
+    int Symlink(string target, string linkPath, Caller caller);
+
+    /// <summary>A FIFO, socket or device node (scratch only); rdev as <see cref="FileAttr.Rdev"/>.</summary>
+    int Mknod(string path, FileKind kind, uint mode, uint rdev, Caller caller);
+
+    /// <summary>A hard link (scratch names within one context).</summary>
+    int Link(string existingPath, string newPath);
     int ReadLink(string path, out string target);
     int Chmod(string path, uint mode);
+
+    /// <summary>chown; null leaves that id unchanged. The kernel has checked the caller may.</summary>
+    int Chown(string path, uint? uid, uint? gid);
 
     /// <summary>Times in nanoseconds since the epoch; null leaves that time unchanged.</summary>
     int SetTimes(string path, long? accessNs, long? modifyNs);
@@ -44,18 +57,23 @@ public interface IFileSystem
 /// <summary>Who issued a request: the store records the writer's login name.</summary>
 public readonly record struct Caller(uint Uid, uint Gid, int Pid);
 
-public enum FileKind { Directory, Regular, Symlink }
+public enum FileKind { Directory, Regular, Symlink, Fifo, Socket, CharDevice, BlockDevice }
 
 public struct FileAttr
 {
     public FileKind Kind;
-    /// <summary>Permission bits only (e.g. 0644); the host adds the file type.</summary>
+    /// <summary>Permission, set-id and sticky bits (07777); the host adds the file type.</summary>
     public uint Permissions;
     public long Size;
     public long AccessNs;
     public long ModifyNs;
     public long ChangeNs;
     public uint Links;
+    public uint Uid;
+    public uint Gid;
+
+    /// <summary>A device node's number: 12 bits of major, 20 of minor.</summary>
+    public uint Rdev;
 
     /// <summary>
     /// The file behind the node: its store (device, inode), so a host can give hard links one

@@ -40,8 +40,9 @@ public sealed partial class StatusView(ContextFileSystem view, string mountPoint
                 return Virtual(FileKind.Directory, 0x16D, 0, out attr);
         }
         if (QuarantineFile(path) is not { } file || FileStatus.Lstat(file, out var st) != 0 || !st.IsRegular) return Errno.ENOENT;
-        Virtual(FileKind.Regular, 0x124, st.Size, out attr);
+        Virtual(FileKind.Regular, st.Permissions & 0x124, st.Size, out attr);
         attr.ModifyNs = attr.ChangeNs = attr.AccessNs = st.ModifyNs;
+        (attr.Uid, attr.Gid) = (st.Uid, st.Gid);   // refused content stays as private as its owner made it
         return 0;
     }
 
@@ -132,7 +133,13 @@ public sealed partial class StatusView(ContextFileSystem view, string mountPoint
     public int Rename(string from, string to, RenameFlags flags) =>
         IsOwn(from) ? ReadOnly(from) : IsOwn(to) ? ReadOnly(to) : view.Rename(from, to, flags);
 
-    public int Symlink(string target, string linkPath) => IsOwn(linkPath) ? ReadOnly(linkPath) : view.Symlink(target, linkPath);
+    public int Symlink(string target, string linkPath, Caller caller) => IsOwn(linkPath) ? ReadOnly(linkPath) : view.Symlink(target, linkPath, caller);
+
+    public int Mknod(string path, FileKind kind, uint mode, uint rdev, Caller caller) =>
+        IsOwn(path) ? ReadOnly(path) : view.Mknod(path, kind, mode, rdev, caller);
+
+    public int Link(string existingPath, string newPath) =>
+        IsOwn(existingPath) ? ReadOnly(existingPath) : IsOwn(newPath) ? ReadOnly(newPath) : view.Link(existingPath, newPath);
 
     public int ReadLink(string path, out string target)
     {
@@ -141,6 +148,7 @@ public sealed partial class StatusView(ContextFileSystem view, string mountPoint
     }
 
     public int Chmod(string path, uint mode) => IsOwn(path) ? ReadOnly(path) : view.Chmod(path, mode);
+    public int Chown(string path, uint? uid, uint? gid) => IsOwn(path) ? ReadOnly(path) : view.Chown(path, uid, gid);
     public int SetTimes(string path, long? accessNs, long? modifyNs) => IsOwn(path) ? ReadOnly(path) : view.SetTimes(path, accessNs, modifyNs);
     public int StatFs(string path, out FsStats stats) => view.StatFs(IsOwn(path) ? "/" : path, out stats);
 
@@ -173,10 +181,12 @@ public sealed partial class StatusView(ContextFileSystem view, string mountPoint
     [GeneratedRegex(@"^([0-9]{13})(-.*)$")]
     private static partial Regex StoreName();
 
-    private static int Virtual(FileKind kind, uint permissions, long size, out FileAttr attr)
+    /// <summary>Generated files belong to the store's owner (SPEC §2.5: a virtual file presents the file behind it).</summary>
+    private int Virtual(FileKind kind, uint permissions, long size, out FileAttr attr)
     {
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
         attr = new FileAttr { Kind = kind, Permissions = permissions, Size = size, AccessNs = now, ModifyNs = now, ChangeNs = now, Links = kind == FileKind.Directory ? 2u : 1u };
+        if (FileStatus.Lstat(view.Store.Root, out var root) == 0) (attr.Uid, attr.Gid) = (root.Uid, root.Gid);
         return 0;
     }
 }

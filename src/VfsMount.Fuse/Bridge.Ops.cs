@@ -34,8 +34,22 @@ internal static unsafe partial class Bridge
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Symlink(void* state, VfsReq* req, byte* targetPtr, ulong parent, byte* namePtr, VfsEntry* entry) =>
         Serve(state, "symlink", host => TryName(targetPtr, out string target)
-            ? Make(host, parent, namePtr, entry, (fs, path) => fs.Symlink(target, path))
+            ? Make(host, parent, namePtr, entry, (fs, path) => fs.Symlink(target, path, CallerOf(req)))
             : -Errno.EINVAL);
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int Mknod(void* state, VfsReq* req, ulong parent, byte* namePtr, uint kind, uint perm, uint rdev, VfsEntry* entry) =>
+        Serve(state, "mknod", host => ViewKind(kind) is { } k
+            ? Make(host, parent, namePtr, entry, (fs, path) => fs.Mknod(path, k, Masked(perm, req), rdev, CallerOf(req)))
+            : -Errno.EINVAL);
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int Link(void* state, VfsReq* req, ulong ino, ulong newParent, byte* namePtr, VfsEntry* entry) =>
+        Serve(state, "link", host =>
+        {
+            int r = PathOf(host, ino, out _, out string existing);
+            return r != 0 ? Neg(r) : Make(host, newParent, namePtr, entry, (fs, path) => fs.Link(existing, path));
+        });
 
     /// <summary>lookup, mkdir and symlink (passthrough_hp's shape): make the name, then reply with its node.</summary>
     private static int Make(FuseHost host, ulong parent, byte* namePtr, VfsEntry* entry, Func<IFileSystem, string, int> make)
@@ -107,7 +121,9 @@ internal static unsafe partial class Bridge
             if (r == 0 && (valid & NativeMethods.SetMode) != 0)
                 r = path.Length == 0 ? Errno.ENOENT : fs.Chmod(path, mode);
             if (r == 0 && (valid & (NativeMethods.SetUid | NativeMethods.SetGid)) != 0)
-                r = Chown(valid, uid, gid);
+                r = path.Length == 0 ? Errno.ENOENT : fs.Chown(path,
+                    (valid & NativeMethods.SetUid) != 0 ? uid : null,
+                    (valid & NativeMethods.SetGid) != 0 ? gid : null);
             if (r == 0 && (valid & (NativeMethods.SetAtime | NativeMethods.SetMtime)) != 0)
                 r = path.Length == 0 ? Errno.ENOENT : fs.SetTimes(path,
                     (valid & NativeMethods.SetAtime) != 0 ? atimeNs : null,
@@ -115,17 +131,6 @@ internal static unsafe partial class Bridge
             if (r == 0 && (r = AttrOf(host, node, handle, out var a)) == 0) FillAttr(node, a, attr, host.Nodes);
             return r == 0 ? 0 : Neg(r);
         });
-
-    /// <summary>
-    /// Owners are not stored: every node belongs to the mounting user. Asking for exactly that
-    /// owner (what `cp -p`, tar and rsync do) succeeds as a no-op; another fails with EPERM.
-    /// </summary>
-    private static int Chown(uint valid, uint uid, uint gid)
-    {
-        if ((valid & NativeMethods.SetUid) != 0 && uid != s_uid) return Errno.EPERM;
-        if ((valid & NativeMethods.SetGid) != 0 && gid != s_gid) return Errno.EPERM;
-        return 0;
-    }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int ReadLink(void* state, VfsReq* req, ulong ino, byte* buf, uint size) =>

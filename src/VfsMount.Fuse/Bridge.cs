@@ -35,8 +35,6 @@ internal static unsafe partial class Bridge
     /// <summary>Node ids are never reused within a mount, so one generation serves them all.</summary>
     private const ulong Generation = 1;
 
-    private static readonly uint s_uid = NativeMethods.getuid(), s_gid = NativeMethods.getgid();
-
     internal static VfsOps Table() => new()
     {
         Lookup = &Lookup,
@@ -60,6 +58,8 @@ internal static unsafe partial class Bridge
         ReadDir = &ReadDir,
         ReleaseDir = &ReleaseDir,
         StatFs = &StatFs,
+        Mknod = &Mknod,
+        Link = &Link,
     };
 
     // ---- helpers --------------------------------------------------------------------------
@@ -140,7 +140,20 @@ internal static unsafe partial class Bridge
     {
         FileKind.Directory => NativeMethods.KindDir,
         FileKind.Symlink => NativeMethods.KindSymlink,
+        FileKind.Fifo => NativeMethods.KindFifo,
+        FileKind.Socket => NativeMethods.KindSocket,
+        FileKind.CharDevice => NativeMethods.KindChar,
+        FileKind.BlockDevice => NativeMethods.KindBlock,
         _ => NativeMethods.KindReg,
+    };
+
+    private static FileKind? ViewKind(uint kind) => kind switch
+    {
+        NativeMethods.KindFifo => FileKind.Fifo,
+        NativeMethods.KindSocket => FileKind.Socket,
+        NativeMethods.KindChar => FileKind.CharDevice,
+        NativeMethods.KindBlock => FileKind.BlockDevice,
+        _ => null,
     };
 
     private static void FillAttr(Node node, in FileAttr a, VfsAttr* attr, NodeTable nodes)
@@ -153,9 +166,10 @@ internal static unsafe partial class Bridge
         attr->AtimeNs = a.AccessNs;
         attr->MtimeNs = a.ModifyNs;
         attr->CtimeNs = a.ChangeNs;
-        attr->Nlink = a.Links;
-        attr->Uid = s_uid;   // owners are not presented yet: every node is the mounting user's
-        attr->Gid = s_gid;
+        attr->Nlink = a.Links == 0 && a.Identity.IsVirtual ? 1 : a.Links;   // 0 only for a real file unlinked while open
+        attr->Uid = a.Uid;
+        attr->Gid = a.Gid;
+        attr->Rdev = a.Rdev;
         // A staged writer's handle sees other attributes than everyone else: cache none.
         attr->AttrTimeoutNs = nodes.HasStaged(node) ? 0 : AttrTimeoutNs;
     }

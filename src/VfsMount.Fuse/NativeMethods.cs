@@ -12,9 +12,9 @@ internal static unsafe partial class NativeMethods
     private const string Library = "vfsfuse";
 
     /// <summary>Must equal VFS_ABI_VERSION in native/vfsfuse.h.</summary>
-    internal const int AbiVersion = 2;
+    internal const int AbiVersion = 3;
 
-    internal const uint KindDir = 0, KindReg = 1, KindSymlink = 2;
+    internal const uint KindDir = 0, KindReg = 1, KindSymlink = 2, KindFifo = 3, KindSocket = 4, KindChar = 5, KindBlock = 6;
     internal const uint OAccMode = 3, OAppend = 4, OTrunc = 8, OCreat = 16, OExcl = 32;
     internal const uint RenameNoReplace = 1, RenameExchange = 2;
     internal const long TimeOmit = long.MinValue;
@@ -61,12 +61,6 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Library)]
     internal static partial int vfs_notify_inval_inode(FuseSessionHandle session, ulong ino, long off, long len);
-
-    [LibraryImport("libc", EntryPoint = "getuid")]
-    internal static partial uint getuid();
-
-    [LibraryImport("libc", EntryPoint = "getgid")]
-    internal static partial uint getgid();
 }
 
 /// <summary>vfs_req: 16 bytes.</summary>
@@ -93,7 +87,7 @@ internal struct VfsAttr
     public uint Nlink;
     public uint Uid;
     public uint Gid;
-    public uint Reserved;
+    public uint Rdev;
     public long AttrTimeoutNs;
 }
 
@@ -155,6 +149,8 @@ internal unsafe struct VfsOps
     public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, ulong, long, int, void*, int> ReadDir;
     public delegate* unmanaged[Cdecl]<void*, ulong, int> ReleaseDir;
     public delegate* unmanaged[Cdecl]<void*, ulong, VfsStatFs*, int> StatFs;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, byte*, uint, uint, uint, VfsEntry*, int> Mknod;
+    public delegate* unmanaged[Cdecl]<void*, VfsReq*, ulong, ulong, byte*, VfsEntry*, int> Link;
 }
 
 /// <summary>
@@ -189,5 +185,5 @@ internal static class StructSizeChecks
     // The layouts above must match vfsfuse.h; checked once when a host mounts.
     internal static unsafe bool Ok() =>
         sizeof(VfsReq) == 16 && sizeof(VfsAttr) == 72 && sizeof(VfsEntry) == 96 && sizeof(VfsOpen) == 16
-        && sizeof(VfsStatFs) == 64 && sizeof(VfsOps) == 21 * sizeof(nint);
+        && sizeof(VfsStatFs) == 64 && sizeof(VfsOps) == 23 * sizeof(nint);
 }

@@ -14,9 +14,10 @@ public static class LineAppender
     /// (ENOSPC …) the file is cut back to its size before the call and the errno is thrown.
     /// Returns the file's size before the append (after mending) and its inode.
     /// </summary>
-    public static (long Before, ulong Inode) Append(string path, ReadOnlySpan<byte> payload, Quarantine quarantine, string context)
+    /// <param name="ownerIfNew">Who the file belongs to when this append makes it (default: its directory's owner).</param>
+    public static (long Before, ulong Inode) Append(string path, ReadOnlySpan<byte> payload, Quarantine quarantine, string context, Func<FileOwner>? ownerIfNew = null)
     {
-        using var file = PosixFile.OpenOrThrow(path, PosixFile.ReadWrite | PosixFile.Append | PosixFile.Create | PosixFile.NoFollow);
+        using var file = PosixFile.OpenOrCreate(path, PosixFile.ReadWrite | PosixFile.Append | PosixFile.NoFollow, ownerIfNew ?? (() => FileOwner.For(path)));
         int statErrno = file.Status(out var st);
         if (statErrno != 0) throw new PosixException(statErrno, path);
         long before = MendTornTail(file, st.Size, path, quarantine, context);

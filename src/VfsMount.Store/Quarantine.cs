@@ -1,3 +1,4 @@
+using VfsMount.Store.Posix;
 using System.Text;
 
 namespace VfsMount.Store;
@@ -20,7 +21,11 @@ public sealed class Quarantine(string directory, long maxBytes = Quarantine.Defa
         if (content.Length > maxBytes) return null;
         lock (_lock)
         {
-            System.IO.Directory.CreateDirectory(Directory);
+            if (!System.IO.Directory.Exists(Directory))
+            {
+                System.IO.Directory.CreateDirectory(Directory);
+                Ownership.TakeParentsOwner(Directory);
+            }
             long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             string name = $"{now:D13}-{Interlocked.Increment(ref _sequence):D6}-{Sanitize(context)}-{Sanitize(file)}.bin";
             string path = Path.Combine(Directory, name);
@@ -30,6 +35,8 @@ public sealed class Quarantine(string directory, long maxBytes = Quarantine.Defa
                 f.Flush(flushToDisk: true);
             }
             File.WriteAllText(path + ".reason", reason + "\n", new UTF8Encoding(false));   // no BOM: a person reads it with cat
+            Ownership.TakeParentsOwner(path);
+            Ownership.TakeParentsOwner(path + ".reason");
             counters?.Quarantined(context, content.Length);
             Trim();
             return path;

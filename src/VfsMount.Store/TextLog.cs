@@ -26,7 +26,7 @@ public sealed class TextLog(string contextDir, string context)
     public void Append(ReadOnlySpan<byte> payload)
     {
         using var held = FileLock.Acquire(LockPath);   // ENOENT once the context is gone: never recreated
-        using var file = PosixFile.OpenOrThrow(Path, PosixFile.WriteOnly | PosixFile.Append | PosixFile.Create | PosixFile.NoFollow);
+        using var file = PosixFile.OpenOrCreate(Path, PosixFile.WriteOnly | PosixFile.Append | PosixFile.NoFollow, () => FileOwner.For(Path));
         // Space first: a full disk then refuses the append before a byte of it is written
         // (ENOSPC, nothing half-written), without ever cutting the file.
         int errno = file.Status(out var st);

@@ -44,7 +44,7 @@ internal sealed class DocumentHandle : Handle
     private readonly long _openedAt;
 
     public DocumentHandle(string target, DocumentFormat format, bool truncate, bool append, long maxBytes,
-        DocumentCommits commits, Action<string> committed, Func<string, int, string, byte[]?, int> refuse)
+        DocumentCommits commits, Action<string> committed, Func<string, int, string, byte[]?, int> refuse, FileOwner? creator = null)
     {
         _commits = commits;
         _openedAt = commits.Now();
@@ -62,6 +62,10 @@ internal sealed class DocumentHandle : Handle
             {
                 using var current = PosixFile.OpenOrThrow(target, PosixFile.ReadOnly | PosixFile.NoFollow);
                 AtomicFile.CopyInto(current, _stage, _stagePath);
+            }
+            else if (_stage.TakeOwner(FileOwner.For(target, creator)) is var errno and not 0)
+            {
+                throw new PosixException(errno, _stagePath);
             }
         }
         catch

@@ -20,6 +20,7 @@ public static class AtomicFile
         using var file = CreateHeldTemp(target, out string temp);
         try
         {
+            Check(file.TakeOwner(FileOwner.For(target)), temp);
             Check(file.WriteAll(content), temp);
             Check(file.Sync(), temp);
             CrashPoint.Hit("document-before-rename");
@@ -55,7 +56,7 @@ public static class AtomicFile
     }
 
     /// <summary>
-    /// Copies the content and permission bits of source (an open file) into the open, empty
+    /// Copies the content, owner and mode of source (an open file) into the open, empty
     /// file at path, which keeps its inode and its lock (File.Copy would replace both).
     /// </summary>
     public static void CopyInto(PosixFile source, PosixFile file, string path)
@@ -70,7 +71,7 @@ public static class AtomicFile
             Check(file.WriteAllAt(buffer.AsSpan(0, (int)n), at), path);
             at += n;
         }
-        Check(PathOps.Chmod(path, st.Permissions), path);
+        Check(file.TakeOwner(new FileOwner(st.Uid, st.Gid, st.Permissions)), path);
     }
 
     /// <summary>Renames an fsync'd temp file over the target and makes the rename durable.</summary>

@@ -23,7 +23,7 @@ public sealed class FileLock : IDisposable
     /// </remarks>
     public static FileLock Acquire(string lockPath)
     {
-        var file = PosixFile.OpenOrThrow(lockPath, PosixFile.ReadWrite | PosixFile.Create | PosixFile.NoFollow, 0x1A4);
+        var file = Open(lockPath);
         int errno = file.Lock(exclusive: true);
         if (errno == 0) errno = StillAt(file, lockPath);
         if (errno != 0)
@@ -45,11 +45,15 @@ public sealed class FileLock : IDisposable
     /// <summary>Null when someone else holds it.</summary>
     public static FileLock? TryAcquire(string lockPath)
     {
-        var file = PosixFile.OpenOrThrow(lockPath, PosixFile.ReadWrite | PosixFile.Create | PosixFile.NoFollow, 0x1A4);
+        var file = Open(lockPath);
         if (file.Lock(exclusive: true, nonBlocking: true) == 0 && StillAt(file, lockPath) == 0) return new FileLock(file);
         file.Dispose();
         return null;
     }
+
+    /// <summary>A lock file chibi has not made yet is made as chibi would: its directory owner's, 0644.</summary>
+    private static PosixFile Open(string lockPath) =>
+        PosixFile.OpenOrCreate(lockPath, PosixFile.ReadWrite | PosixFile.NoFollow, () => FileOwner.For(lockPath));
 
     public void Dispose() => _file.Dispose(); // closing the descriptor releases the flock
 }

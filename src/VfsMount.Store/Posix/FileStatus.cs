@@ -5,9 +5,11 @@ namespace VfsMount.Store.Posix;
 /// <summary>What lstat tells of a path, in platform-neutral terms.</summary>
 public readonly record struct FileStatus(
     ulong Inode, long Size, uint Mode, uint Links, uint Uid, uint Gid,
-    long AccessNs, long ModifyNs, long ChangeNs, ulong Device = 0)
+    long AccessNs, long ModifyNs, long ChangeNs, ulong Device = 0, uint RdevMajor = 0, uint RdevMinor = 0)
 {
     public const uint TypeMask = 0xF000, TypeDirectory = 0x4000, TypeRegular = 0x8000, TypeSymlink = 0xA000;
+    public const uint TypeFifo = 0x1000, TypeCharDevice = 0x2000, TypeBlockDevice = 0x6000, TypeSocket = 0xC000;
+    public uint Type => Mode & TypeMask;
 
     public bool IsDirectory => (Mode & TypeMask) == TypeDirectory;
     public bool IsRegular => (Mode & TypeMask) == TypeRegular;
@@ -43,5 +45,5 @@ public readonly record struct FileStatus(
 
     private static FileStatus From(in StatxBuffer b) => new(
         b.Ino, (long)b.Size, b.Mode, b.Nlink, b.Uid, b.Gid, b.Atime.TotalNs, b.Mtime.TotalNs, b.Ctime.TotalNs,
-        ((ulong)b.DevMajor << 32) | b.DevMinor);
+        ((ulong)b.DevMajor << 32) | b.DevMinor, b.RdevMajor, b.RdevMinor);
 }

@@ -13,6 +13,14 @@ public static class PathOps
     public static int Unlink(string path) => Call(LibcPaths.Unlink(path));
     public static int Symlink(string target, string linkPath) => Call(LibcPaths.Symlink(target, linkPath));
     public static int Chmod(string path, uint mode) => Call(LibcPaths.Chmod(path, mode));
+    public static int Link(string existing, string newPath) => Call(LibcPaths.Link(existing, newPath));
+
+    /// <summary>mknod(2): type bits (FileStatus.Type*) with the permission bits; a device's major and minor.</summary>
+    public static int Mknod(string path, uint mode, uint major, uint minor) =>
+        Call(LibcPaths.Mknod(path, mode, LibcPaths.MakeDev(major, minor)));
+
+    /// <summary>chown of the path itself, never of a symlink's target; uint.MaxValue leaves an id as is.</summary>
+    public static int LChown(string path, uint uid, uint gid) => Call(LibcPaths.LChown(path, uid, gid));
 
     public static int Rename(string from, string to, uint flags) =>
         Call(LibcPaths.RenameAt2(Libc.AT_FDCWD, from, Libc.AT_FDCWD, to, flags));

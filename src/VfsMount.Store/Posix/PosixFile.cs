@@ -43,6 +43,30 @@ public sealed class PosixFile : IDisposable
         return errno == 0 ? file! : throw new PosixException(errno, path);
     }
 
+    /// <summary>
+    /// Opens path, creating it when missing — with O_EXCL, so only a file this call made — and
+    /// giving a new file <paramref name="ownerIfNew"/>'s owner and mode (SPEC §2.5: a root daemon
+    /// never leaves a file the store's user cannot use). One open when the file exists.
+    /// </summary>
+    public static PosixFile OpenOrCreate(string path, int flags, Func<FileOwner> ownerIfNew)
+    {
+        flags &= ~(Create | Exclusive);
+        while (true)
+        {
+            int errno = Open(path, flags, 0, out var file);
+            if (errno == 0) return file!;
+            if (errno != 2) throw new PosixException(errno, path);   // ENOENT: make it
+            var owner = ownerIfNew();   // asked before: afterwards the new file is what it would see
+            errno = Open(path, flags | Create | Exclusive, 0x1A4, out file);
+            if (errno == 17) continue;   // EEXIST: made by someone else meanwhile
+            if (errno != 0) throw new PosixException(errno, path);
+            errno = file!.TakeOwner(owner);
+            if (errno == 0) return file;
+            file.Dispose();
+            throw new PosixException(errno, $"chown {path}");
+        }
+    }
+
     /// <summary>Reads at offset until the buffer is full or end of file. Returns bytes read or -errno.</summary>
     public unsafe long ReadAt(Span<byte> buffer, long offset)
     {
@@ -130,15 +154,22 @@ public sealed class PosixFile : IDisposable
     public int Status(out FileStatus status) => FileStatus.Fstat(_fd, out status);
 
     /// <summary>
-    /// SPEC §2.5: a file the mount creates on its own takes its directory's owner, so a root
-    /// daemon never leaves a file the store's user cannot replace. A no-op unless running as root.
+    /// SPEC §2.5: gives the open file the owner, group and mode of <paramref name="owner"/>: a
+    /// root daemon never leaves a file the store's user cannot replace. The ids change only
+    /// when running as root (nobody else may give a file away).
     /// </summary>
-    public int TakeOwnerOf(in FileStatus directory)
+    public int TakeOwner(FileOwner owner)
     {
-        if (Libc.GetEuid() != 0) return 0;
-        var (uid, gid) = (directory.Uid, directory.Gid);
-        return Retry(() => Libc.FChown(_fd, uid, gid));
+        if (Libc.GetEuid() == 0 && Status(out var st) == 0 && (st.Uid != owner.Uid || st.Gid != owner.Gid))
+        {
+            int errno = Retry(() => Libc.FChown(_fd, owner.Uid, owner.Gid));
+            if (errno != 0) return errno;
+        }
+        return owner.Mode is { } mode ? Retry(() => Libc.FChmod(_fd, mode)) : 0;
     }
+
+    /// <summary>A file the mount makes on its own takes its directory's owner (SPEC §2.5).</summary>
+    public int TakeOwnerOf(in FileStatus directory) => TakeOwner(new FileOwner(directory.Uid, directory.Gid));
 
     private static int Retry(Func<int> call)
     {
@@ -162,6 +193,23 @@ public sealed class PosixFile : IDisposable
     {
         int fd = Interlocked.Exchange(ref _fd, -1);
         if (fd >= 0) Libc.Close(fd);
+    }
+}
+
+/// <summary>Who a file the mount writes belongs to; a null mode leaves the mode as created.</summary>
+public readonly record struct FileOwner(uint Uid, uint Gid, uint? Mode = null)
+{
+    /// <summary>
+    /// SPEC §2.5: a file that replaces another keeps its owner, group and mode; a new one is
+    /// <paramref name="forNew"/>'s (a caller's), else its directory owner's with mode 0644 —
+    /// with a set-gid directory's group, as natively.
+    /// </summary>
+    public static FileOwner For(string target, FileOwner? forNew = null)
+    {
+        if (FileStatus.Lstat(target, out var st) == 0 && st.IsRegular) return new FileOwner(st.Uid, st.Gid, st.Permissions);
+        FileStatus.Lstat(Path.GetDirectoryName(target)!, out var dir);
+        var owner = forNew ?? new FileOwner(dir.Uid, dir.Gid, 0x1A4);
+        return (dir.Mode & 0x400) != 0 ? owner with { Gid = dir.Gid } : owner;
     }
 }
 

@@ -18,7 +18,11 @@ public sealed partial class TranscriptLog
         MigrateLegacyLocked();
         var manifest = Manifest.Load(ManifestPath) ?? Manifest.Create(Policy(null));
         var policy = Policy(manifest);
-        System.IO.Directory.CreateDirectory(PartitionsDir);
+        if (!System.IO.Directory.Exists(PartitionsDir))
+        {
+            System.IO.Directory.CreateDirectory(PartitionsDir);
+            Ownership.TakeParentsOwner(PartitionsDir);
+        }
         TakeBackOrphans(manifest, policy);
 
         if (!File.Exists(ActivePath)) return;

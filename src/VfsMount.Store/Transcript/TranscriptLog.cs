@@ -78,9 +78,10 @@ public sealed partial class TranscriptLog
         {
             // A context made by another program may lack transcript/. mkdir(2) of that one level:
             // a context removed or renamed meanwhile is ENOENT here, never made again without its anchor.
-            int errno = PathOps.Mkdir(Directory, 0x1FF);
+            int errno = PathOps.Mkdir(Directory, 0x1ED);
             if (errno == 2) throw new StoreException(2, $"context \"{_context}\" was removed or renamed");
             if (errno is not (0 or 17)) throw new PosixException(errno, $"mkdir {Directory}");
+            if (errno == 0) Ownership.TakeParentsOwner(Directory);
             _directoryReady = true;
         }
         using var held = FileLock.Acquire(LockPath);
@@ -88,11 +89,23 @@ public sealed partial class TranscriptLog
         // Resolved before writing: a manifest chibi cannot read (EIO) refuses the append whole,
         // instead of failing after the lines are in (the writer would retry and append them twice).
         var policy = CachedPolicy();
-        var (before, inode) = LineAppender.Append(ActivePath, payload, _quarantine, _context);
+        var (before, inode) = LineAppender.Append(ActivePath, payload, _quarantine, _context, NewActiveOwner);
         HoldPoint.Hit("transcript-append-durable", Directory);
         var stats = ActiveStatsAfter(before, inode, entries, policy);
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateAfterAppend();
+    }
+
+    /// <summary>
+    /// A new active partition is the same log as the one rotated away (SPEC §2.5: owner and mode
+    /// survive rotations): it takes the newest partition's, else transcript/'s owner.
+    /// </summary>
+    private FileOwner NewActiveOwner()
+    {
+        var newest = Manifest.Load(ManifestPath) is { } manifest ? Manifest.Partitions(manifest).LastOrDefault() : null;
+        return newest is not null && FileStatus.Lstat(Path.Combine(Directory, newest.File), out var st) == 0 && st.IsRegular
+            ? new FileOwner(st.Uid, st.Gid, st.Permissions)
+            : FileOwner.For(ActivePath);
     }
 
     /// <summary>

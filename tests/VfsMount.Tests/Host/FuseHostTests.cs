@@ -273,18 +273,19 @@ public sealed class FuseHostTests
     }
 
     [Fact]
-    public void Touch_PassesTimes_AndChownToSelfIsANoOp()
+    public void Touch_PassesTimes_AndChownReachesTheView()
     {
         using var m = MountFixture.Start();
         m.Fs.Add("/t", "");
         long before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
 
-        Sh.Ok($"touch {m.Dir}/t && touch -m -d @1000000000 {m.Dir}/t && chown {Environment.UserName} {m.Dir}/t");
+        Sh.Ok($"touch {m.Dir}/t && touch -m -d @1000000000 {m.Dir}/t && chown 123:456 {m.Dir}/t");
 
         var times = m.Fs.TimeCalls.ToArray();
         Assert.True(times[0].Access >= before && times[0].Modify >= before, "UTIME_NOW resolved to now");
         Assert.Equal((null, 1_000_000_000L * 1_000_000_000), times[1]);
         Assert.Equal("1000000000\n", Sh.Ok($"stat -c %Y {m.Dir}/t"));
+        Assert.Equal("123:456\n", Sh.Ok($"stat -c %u:%g {m.Dir}/t"));
     }
 
     [Fact]
@@ -446,6 +447,7 @@ public sealed class FuseHostTests
         public byte[] Data = [];
         public string Target = "";
         public long AccessNs, ModifyNs, ChangeNs;
+        public uint Uid, Gid;
     }
 
     private sealed record HandleState(MemNode Node, OpenFlags Flags);
@@ -524,6 +526,7 @@ public sealed class FuseHostTests
                 attr.ModifyNs = n.ModifyNs;
                 attr.ChangeNs = n.ChangeNs;
                 attr.Links = n.Kind == FileKind.Directory ? 2u : 1u;
+                (attr.Uid, attr.Gid) = (n.Uid, n.Gid);
                 return 0;
             }
         }
@@ -699,7 +702,21 @@ public sealed class FuseHostTests
             }
         }
 
-        public int Symlink(string target, string linkPath)
+        public int Mknod(string path, FileKind kind, uint mode, uint rdev, Caller caller) => Errno.EPERM;
+
+        public int Link(string existingPath, string newPath) => Errno.EPERM;
+
+        public int Chown(string path, uint? uid, uint? gid)
+        {
+            lock (_lock)
+            {
+                if (!_nodes.TryGetValue(path, out var n)) return Errno.ENOENT;
+                (n.Uid, n.Gid) = (uid ?? n.Uid, gid ?? n.Gid);
+                return 0;
+            }
+        }
+
+        public int Symlink(string target, string linkPath, Caller caller)
         {
             lock (_lock)
             {

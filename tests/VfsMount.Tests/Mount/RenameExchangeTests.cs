@@ -167,4 +167,19 @@ public sealed class RenameExchangeTests
         Assert.Equal("{\"c\": 3}", m.Ok("cat demo/context_meta.json"));
         Assert.False(File.Exists(Ctx(m, "dir", "good.json")));
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(Exchange)]
+    public void RenameOrExchange_HardLinkedScratchIntoDocument_Einval(int flags)
+    {
+        using var m = StartWithDemo();
+        m.Ok("echo linked > demo/a && ln demo/a demo/b");
+
+        // Else a write through demo/b would change summary.md unvalidated.
+        Assert.Equal(22, Rename(m, "demo/a", "demo/summary.md", flags));
+        Assert.Equal("the summary\n", m.Ok("cat demo/summary.md"));
+        Assert.Equal("linked\n", m.Ok("cat demo/a"));
+        Assert.Contains(m.Log.Split('\n'), l => l.Contains("refused demo/summary.md: a file with other hard links", StringComparison.Ordinal));
+    }
 }
