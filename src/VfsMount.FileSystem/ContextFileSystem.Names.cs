@@ -130,6 +130,8 @@ public sealed partial class ContextFileSystem
         {
             // Directories of .vfs/ move within it, as natively; .vfs/ itself stays.
             if (!source.Vfs || !target.Vfs || source.StorePath == _store.VfsDir || target.StorePath == _store.VfsDir || Reachable(target) is not 0) return Errno.EPERM;
+            if ((flags & RenameFlags.Exchange) != 0 && (source.Kind == NodeKind.Document || target.Kind == NodeKind.Document))
+                return ExchangeWithDocument(source, from, target, to);   // a directory cannot become a document: EINVAL
             errno = PathOps.Rename(source.StorePath!, target.StorePath!, (uint)flags);
             return errno != 0 ? errno : SyncParents(source.StorePath!, target.StorePath!);
         }

@@ -106,6 +106,22 @@ public sealed class RenameExchangeTests
     }
 
     [Fact]
+    public void Exchange_VfsDocumentWithVfsDirectory_Einval()
+    {
+        using var m = MountedStore.Start(prepareStore: store =>
+        {
+            Directory.CreateDirectory(Path.Combine(store, "vfs", "site", "notes"));
+            File.WriteAllText(Path.Combine(store, "vfs", "site", "goals.md"), "goals\n");
+        });
+
+        Assert.Equal(22, Rename(m, ".vfs/site/notes", ".vfs/site/goals.md", Exchange));
+        Assert.Equal(22, Rename(m, ".vfs/site/goals.md", ".vfs/site/notes", Exchange));
+        Assert.Equal("goals\n", m.Ok("cat .vfs/site/goals.md"));
+        Assert.True(Directory.Exists(m.StorePath("vfs", "site", "notes")));
+        Assert.Contains(m.Log.Split('\n'), l => l.Contains("refused .vfs/site/goals.md", StringComparison.Ordinal) && l.Contains("EINVAL", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Exchange_TwoScratchNames_AsNatively()
     {
         using var m = StartWithDemo();
