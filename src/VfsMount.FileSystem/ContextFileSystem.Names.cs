@@ -33,7 +33,7 @@ public sealed partial class ContextFileSystem
         lock (_commits.LockOf(storePath))
         {
             int errno = RemoveDurably(storePath);
-            if (errno == Errno.ENOENT && _handles.Values.OfType<DocumentHandle>().Any(d => d.Target == storePath)) errno = 0;
+            if (errno == Errno.ENOENT && _commits.StagesOf(storePath).Length > 0) errno = 0;
             if (errno == 0) _commits.Committed(storePath);
             return errno;
         }
@@ -355,7 +355,7 @@ public sealed partial class ContextFileSystem
         bool committed = FileStatus.Lstat(storePath, out var st) == 0;
         if (committed && st.IsSymlink) return Errno.EOPNOTSUPP;
         int errno = committed ? apply(storePath) : Errno.ENOENT;
-        foreach (var staged in _handles.Values.OfType<DocumentHandle>().Where(d => d.Target == storePath))
+        foreach (var staged in _commits.StagesOf(storePath))
         {
             int e = apply(staged.StagePath);
             if (!committed && errno != 0) errno = e;

@@ -120,7 +120,7 @@ public sealed partial class ContextFileSystem : IFileSystem
             {
                 if (FileStatus.Lstat(node.StorePath!, out var dst) == 0) return Fill(dst, out attr);
                 // A document created but not yet committed exists for the handle that staged it.
-                var staged = _handles.Values.OfType<DocumentHandle>().FirstOrDefault(d => d.Target == node.StorePath);
+                var staged = _commits.StagesOf(node.StorePath!).FirstOrDefault();
                 if (staged is null) return node.StorePath == _store.StatePath ? Behind(_store.Root, 0, out attr) : Errno.ENOENT;
                 // Its staged copy is the file behind it: made for its creator.
                 if (FileStatus.Lstat(staged.StagePath, out var sst) != 0) return Behind(Path.GetDirectoryName(node.StorePath!)!, staged.Size ?? 0, out attr);

@@ -77,6 +77,7 @@ internal sealed class DocumentHandle : Handle
         _dirty = !exists || (truncate && st.Size > 0);
         _onlyTruncatedAtOpen = _dirty;
         _early = !exists || truncate ? PrefixValidator.ForEmpty(format) : FollowCommitted(format, st.Size);
+        commits.Staged(this);   // last: a constructor that throws leaves nothing registered
     }
 
     /// <summary>A small document opened to extend it: its committed content is followed first, so `>>` is refused early too.</summary>
@@ -92,15 +93,27 @@ internal sealed class DocumentHandle : Handle
     /// <summary>The staged copy: chmod and utimens while the handle is open land here too, so the commit keeps them.</summary>
     public string StagePath => _stagePath;
 
-    public override long? Size => _stage.Length() is var n and >= 0 ? n : 0;   // 0 once released
+    // Reads, sizes and status take the handle's lock, which writes hold (ContextFileSystem.Write):
+    // a write may restage, disposing the descriptor a concurrent pread would otherwise use after
+    // its number was reused. Lock order: this handle, then its document's commit lock.
+    public override long? Size
+    {
+        get { lock (this) return _stage.Length() is var n and >= 0 ? n : 0; }   // 0 once released
+    }
 
-    public override int Status(out FileStatus status) => _stage.Status(out status);
+    public override int Status(out FileStatus status)
+    {
+        lock (this) return _stage.Status(out status);
+    }
 
     public override int Read(Span<byte> buffer, long offset, out int bytesRead)
     {
-        long n = _stage.ReadAt(buffer, offset);
-        bytesRead = n < 0 ? 0 : (int)n;
-        return n < 0 ? (int)-n : 0;
+        lock (this)
+        {
+            long n = _stage.ReadAt(buffer, offset);
+            bytesRead = n < 0 ? 0 : (int)n;
+            return n < 0 ? (int)-n : 0;
+        }
     }
 
     public override int Write(ReadOnlySpan<byte> data, long offset, out int written)
@@ -174,6 +187,7 @@ internal sealed class DocumentHandle : Handle
             return StageFailed(StoreException.ErrnoOf(e));
         }
         _stage.Dispose();
+        HoldPoint.Hit("document-restage", _target);
         _stage = copy;
         _stagePath = fresh;
         _stageIsCommitted = false;
@@ -251,5 +265,6 @@ internal sealed class DocumentHandle : Handle
         }
         _stage.Dispose();
         if (!_stageIsCommitted) File.Delete(_stagePath);
+        _commits.Unstaged(this);
     }
 }

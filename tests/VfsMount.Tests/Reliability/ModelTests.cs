@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
-using VfsMount.Tests.Mount;
 using Xunit.Abstractions;
 
 namespace VfsMount.Tests.Reliability;
@@ -9,9 +9,11 @@ namespace VfsMount.Tests.Reliability;
 /// <summary>
 /// A model-based random test in the spirit of fsx: a seeded generator draws thousands of
 /// operations — several handles open at once on two documents, two scratch files and the two
-/// JSON logs — that run on the real mount and on <see cref="FsModel"/>, SPEC §2's semantics in
-/// memory; every return value, errno and byte read must agree. On a mismatch the run is shrunk
-/// to its shortest failing prefix (each attempt on a fresh mount) and printed with its seed.
+/// JSON logs — that run on <see cref="FsModel"/>, SPEC §2's semantics in memory, and on the
+/// filesystem: the real mount through the kernel, and the same sequence on the view in-process
+/// (no kernel: a mismatch there is the view's own, not the host's or the kernel's). Every return
+/// value, errno and byte read must agree. On a mismatch the run is shrunk to its shortest
+/// failing prefix (each attempt on a fresh filesystem) and printed with its seed.
 /// </summary>
 /// <remarks>
 /// A longer run by hand: <c>VFSMOUNT_MODEL_SEED=123 VFSMOUNT_MODEL_OPS=100000 dotnet test
@@ -29,7 +31,12 @@ public sealed class ModelTests(ITestOutputHelper output)
 
 
     [Fact]
-    public void RandomOperations_SeededRuns_MatchTheModel()
+    public void RandomOperations_ThroughTheKernel_MatchTheModel() => RunSeeds("mount", () => new MountDriver(Context));
+
+    [Fact]
+    public void RandomOperations_OnTheViewInProcess_MatchTheModel() => RunSeeds("view", () => new ViewDriver(Context));
+
+    private void RunSeeds(string target, Func<IFsDriver> start, [CallerMemberName] string test = "")
     {
         int count = int.Parse(Environment.GetEnvironmentVariable("VFSMOUNT_MODEL_OPS") ?? "1500", CultureInfo.InvariantCulture);
         foreach (int seed in Seeds())
@@ -38,17 +45,17 @@ public sealed class ModelTests(ITestOutputHelper output)
             if (Environment.GetEnvironmentVariable("VFSMOUNT_MODEL_PRINT") == "1")
                 for (int i = 0; i < ops.Count; i++) output.WriteLine($"  #{i} {ops[i]}");
             var clock = Stopwatch.StartNew();
-            var failure = Run(ops);
-            output.WriteLine($"seed {seed}: {count} operations in {clock.Elapsed.TotalSeconds:F1} s{(failure is null ? "" : $", mismatch at #{failure.Index}")}");
+            var failure = Run(ops, start);
+            output.WriteLine($"{target}, seed {seed}: {count} operations in {clock.Elapsed.TotalSeconds:F1} s{(failure is null ? "" : $", mismatch at #{failure.Index}")}");
             if (failure is null) continue;
 
-            var (shortest, detail) = Shrink(ops, failure);
+            var (shortest, detail) = Shrink(ops, failure, start);
             var report = new StringBuilder();
-            report.AppendLine(CultureInfo.InvariantCulture, $"seed {seed} ({count} operations): the mount differs from the model.");
+            report.AppendLine(CultureInfo.InvariantCulture, $"seed {seed} ({count} operations): the {target} differs from the model.");
             report.AppendLine(CultureInfo.InvariantCulture, $"shortest failing prefix: {shortest.Index + 1} operations; at #{shortest.Index} {ops[shortest.Index]}: {shortest.Difference}");
-            report.AppendLine(CultureInfo.InvariantCulture, $"reproduce: VFSMOUNT_MODEL_SEED={seed} VFSMOUNT_MODEL_OPS={shortest.Index + 1} dotnet test tests/VfsMount.Tests --filter FullyQualifiedName~Reliability.ModelTests");
+            report.AppendLine(CultureInfo.InvariantCulture, $"reproduce: VFSMOUNT_MODEL_SEED={seed} VFSMOUNT_MODEL_OPS={shortest.Index + 1} dotnet test tests/VfsMount.Tests --filter FullyQualifiedName~Reliability.ModelTests.{test}");
             for (int i = 0; i <= shortest.Index; i++) report.AppendLine(CultureInfo.InvariantCulture, $"  #{i} {ops[i]}");
-            report.AppendLine("daemon log of that run:").Append(detail);
+            report.AppendLine("log of that run:").Append(detail);
             output.WriteLine(report.ToString());
             Assert.Fail(report.ToString());
         }
@@ -62,17 +69,15 @@ public sealed class ModelTests(ITestOutputHelper output)
             .Select(s => int.Parse(s, CultureInfo.InvariantCulture));
     }
 
-    private sealed record Failure(int Index, string Difference, string DaemonLog);
+    private sealed record Failure(int Index, string Difference, string Log);
 
-    /// <summary>Runs the operations on a fresh mount and a fresh model; the first disagreement, or null.</summary>
-    private static Failure? Run(IReadOnlyList<Op> ops)
+    /// <summary>Runs the operations on a fresh filesystem and a fresh model; the first disagreement, or null.</summary>
+    private static Failure? Run(IReadOnlyList<Op> ops, Func<IFsDriver> start)
     {
-        using var m = MountedStore.Start();
-        string dir = Path.Combine(m.Mnt, Context);
-        Directory.CreateDirectory(dir);
         var model = new FsModel();
         Failure? failure = null;
-        using (var driver = new MountDriver(dir))
+        string log;
+        using (var driver = start())
         {
             for (int i = 0; i < ops.Count && failure is null; i++)
             {
@@ -80,22 +85,23 @@ public sealed class ModelTests(ITestOutputHelper output)
                 var actual = driver.Run(ops[i]);
                 if (Outcome.Difference(expected, actual) is { } difference) failure = new Failure(i, difference, "");
             }
+            log = driver.Log;
         }
-        // A broken internal rule in the daemon fails the run even when every answer was right.
-        if (failure is null && m.Log.Contains("INTERNAL ERROR", StringComparison.Ordinal))
-            failure = new Failure(ops.Count - 1, "the daemon logged an INTERNAL ERROR", "");
-        return failure is null ? null : failure with { DaemonLog = m.Log };
+        // A broken internal rule fails the run even when every answer was right.
+        if (failure is null && log.Contains("INTERNAL ERROR", StringComparison.Ordinal))
+            failure = new Failure(ops.Count - 1, "the filesystem logged an INTERNAL ERROR", "");
+        return failure is null ? null : failure with { Log = log };
     }
 
-    /// <summary>The shortest prefix that still fails, by binary search on its length (each try a fresh mount).</summary>
-    private (Failure Shortest, string DaemonLog) Shrink(List<Op> ops, Failure failure)
+    /// <summary>The shortest prefix that still fails, by binary search on its length (each try a fresh filesystem).</summary>
+    private (Failure Shortest, string Log) Shrink(List<Op> ops, Failure failure, Func<IFsDriver> start)
     {
         int lo = 1, hi = failure.Index + 1;
         var best = failure;
         while (lo < hi)
         {
             int mid = lo + (hi - lo) / 2;
-            var f = Run(ops.GetRange(0, mid));
+            var f = Run(ops.GetRange(0, mid), start);
             output.WriteLine($"shrink: prefix {mid} {(f is null ? "passes" : $"fails at #{f.Index}")}");
             if (f is null)
             {
@@ -108,6 +114,6 @@ public sealed class ModelTests(ITestOutputHelper output)
                 if (lo > hi) lo = 1;   // it failed earlier than a prefix that passed: timing, search again below
             }
         }
-        return (best, best.DaemonLog);
+        return (best, best.Log);
     }
 }

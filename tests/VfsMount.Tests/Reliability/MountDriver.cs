@@ -1,22 +1,31 @@
 using System.Runtime.InteropServices;
-using System.Text;
-using System.Text.Json;
+using VfsMount.Tests.Mount;
 
 namespace VfsMount.Tests.Reliability;
 
 /// <summary>
-/// Runs operations on the real mount with raw syscalls from this process — no .NET stream
+/// Runs operations on a fresh mount with raw syscalls from this process — no .NET stream
 /// buffering between the test and the kernel — and reports what each returned, as the model does.
-/// Holds the descriptors of the slots; Dispose closes whatever is still open.
+/// Holds the descriptors of the slots; Dispose closes whatever is still open, then unmounts.
 /// </summary>
-internal sealed unsafe partial class MountDriver(string contextDir) : IDisposable
+internal sealed unsafe partial class MountDriver : IFsDriver
 {
+    private readonly MountedStore _mount;
+    private readonly string _contextDir;
     private readonly int[] _fds = Enumerable.Repeat(-1, FsModel.Slots).ToArray();
     private readonly string[] _files = new string[FsModel.Slots];
-    /// <summary>The bytes of each log seen so far: a log's bytes never change once written.</summary>
-    private readonly Dictionary<string, byte[]> _seen = new(StringComparer.Ordinal);
+    private readonly LogReadCheck _logs = new();
 
-    private string PathOf(string name) => Path.Combine(contextDir, name);
+    public MountDriver(string context)
+    {
+        _mount = MountedStore.Start();
+        _contextDir = Path.Combine(_mount.Mnt, context);
+        Directory.CreateDirectory(_contextDir);
+    }
+
+    public string Log => _mount.Log;
+
+    private string PathOf(string name) => Path.Combine(_contextDir, name);
 
     public Outcome Run(Op op) => op.Kind switch
     {
@@ -150,31 +159,8 @@ internal sealed unsafe partial class MountDriver(string contextDir) : IDisposabl
         return Write(fd, op.Data!, offset);
     }
 
-    /// <summary>Reads the whole log; its entries' `content`, checked to extend what was read before byte for byte.</summary>
-    private Outcome LogRead(int slot)
-    {
-        string log = _files[slot];
-        if (ReadAll(_fds[slot], out var bytes) is int errno and not 0) return Outcome.Fail(errno);
-        var before = _seen.GetValueOrDefault(log, []);
-        if (bytes.Length < before.Length || !bytes.AsSpan(0, before.Length).SequenceEqual(before))
-            return new Outcome(0, Violation: $"{log}: bytes once read changed: {before.Length} B before, now {bytes.Length} B, first difference at {bytes.AsSpan().CommonPrefixLength(before)}");
-        _seen[log] = bytes;
-        if (bytes.Length > 0 && bytes[^1] != '\n') return new Outcome(0, Violation: $"{log}: ends in an unfinished line");
-        var contents = new List<string>();
-        foreach (var line in Encoding.UTF8.GetString(bytes).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            try
-            {
-                using var doc = JsonDocument.Parse(line);
-                contents.Add(doc.RootElement.TryGetProperty("content", out var c) ? c.GetString() ?? "" : "");
-            }
-            catch (JsonException)
-            {
-                return new Outcome(0, Violation: $"{log}: a line is not JSON: {line}");
-            }
-        }
-        return new Outcome(0, Contents: contents);
-    }
+    private Outcome LogRead(int slot) =>
+        ReadAll(_fds[slot], out var bytes) is int errno and not 0 ? Outcome.Fail(errno) : _logs.Check(_files[slot], bytes);
 
     private static Outcome Check(long result) => result == 0 ? Outcome.Ok() : Outcome.Fail(Marshal.GetLastPInvokeError());
 
@@ -195,6 +181,7 @@ internal sealed unsafe partial class MountDriver(string contextDir) : IDisposabl
             if (_fds[i] >= 0) CloseFile(_fds[i]);
             _fds[i] = -1;
         }
+        _mount.Dispose();
     }
 
     private const int SeekEnd = 2, ProtRead = 1, MapShared = 1, AtFdCwd = -100;

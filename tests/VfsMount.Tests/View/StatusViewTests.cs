@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using VfsMount.FileSystem;
-using VfsMount.Store;
 
 namespace VfsMount.Tests.View;
 
@@ -12,10 +11,10 @@ namespace VfsMount.Tests.View;
 /// </summary>
 public sealed class StatusViewTests : IDisposable
 {
-    private static readonly Caller Me = new(0, 0, Environment.ProcessId);
-    private readonly string _root = Directory.CreateTempSubdirectory("vfsmount-status-").FullName;
+    private static readonly Caller Me = ViewFixture.Me;
+    private readonly ViewFixture _v = new();
 
-    private static JsonElement ReadStatus(StatusView fs)
+    private static JsonElement ReadStatus(IFileSystem fs)
     {
         Assert.Equal(0, fs.Open("/.vfsmount/status.json", OpenFlags.ReadOnly, Me, out var open));
         var buffer = new byte[1 << 20];
@@ -27,10 +26,8 @@ public sealed class StatusViewTests : IDisposable
     [Fact]
     public async Task Appends_SixteenThreadsAtOnce_CountedExactlyOncePerLine()
     {
-        var store = new ChibiStore(Path.Combine(_root, "store"));
-        var view = new ContextFileSystem(store, new StringWriter());
-        var fs = new StatusView(view, "/mnt");
-        Assert.Equal(0, fs.Mkdir("/c", 0x1ED, new Caller(0, 0, Environment.ProcessId)));
+        var fs = _v.Fs;
+        _v.Context("c");
         using var start = new Barrier(16);
 
         var writers = Enumerable.Range(0, 16).Select(w => Task.Run(() =>
@@ -50,7 +47,7 @@ public sealed class StatusViewTests : IDisposable
         Assert.Equal(1600, status.GetProperty("appends").GetInt64());
         // 1601 entries: chibi's default of 1000 per partition rotated once, and every byte counts.
         Assert.Equal(1, status.GetProperty("rotations").GetInt64());
-        var whole = VfsMount.Tests.Store.Disk.ReadAll(store.Transcript("c"));
+        var whole = VfsMount.Tests.Store.Disk.ReadAll(_v.Store.Transcript("c"));
         long anchor = Array.IndexOf(whole, (byte)'\n') + 1;
         Assert.Equal(whole.Length - anchor, status.GetProperty("append_bytes").GetInt64());
         Assert.Equal(1600, status.GetProperty("contexts").GetProperty("c").GetProperty("appends").GetInt64());
@@ -59,9 +56,8 @@ public sealed class StatusViewTests : IDisposable
     [Fact]
     public void OwnHandles_AndTheViews_AreApart_AndEachReleasesItsOwn()
     {
-        var store = new ChibiStore(Path.Combine(_root, "store"));
-        var fs = new StatusView(new ContextFileSystem(store, new StringWriter()), "/mnt");
-        Assert.Equal(0, fs.Mkdir("/c", 0x1ED, new Caller(0, 0, Environment.ProcessId)));
+        var fs = _v.Fs;
+        _v.Context("c");
         Assert.Equal(0, fs.Open("/c/transcript.jsonl", OpenFlags.ReadOnly, Me, out var log));
         Assert.Equal(0, fs.Open("/.vfsmount/status.json", OpenFlags.ReadOnly, Me, out var status));
         Assert.NotEqual(log.Handle, status.Handle);
@@ -75,5 +71,5 @@ public sealed class StatusViewTests : IDisposable
         Assert.Equal(0, ReadStatus(fs).GetProperty("open_handles").GetInt64());
     }
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _v.Dispose();
 }
