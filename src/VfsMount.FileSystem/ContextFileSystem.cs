@@ -111,14 +111,17 @@ public sealed partial class ContextFileSystem : IFileSystem
             case NodeKind.InboxLog:
             case NodeKind.TextLog:
             {
-                int e = FileStatus.Lstat(node.StorePath!, out var lst) == 0 ? Fill(lst, out attr) : Behind(Path.GetDirectoryName(node.StorePath!)!, 0, out attr);
+                bool exists = FileStatus.Lstat(node.StorePath!, out var lst) == 0;
+                if (exists && !lst.IsRegular) return Planted(node, path, lst);
+                int e = exists ? Fill(lst, out attr) : Behind(Path.GetDirectoryName(node.StorePath!)!, 0, out attr);
                 attr.Identity = default;   // one node whether or not its file exists yet
                 attr.IsLog = true;
                 return e;
             }
             case NodeKind.Document:
             {
-                if (FileStatus.Lstat(node.StorePath!, out var dst) == 0) return Fill(dst, out attr);
+                if (FileStatus.Lstat(node.StorePath!, out var dst) == 0)
+                    return dst.IsRegular || dst.IsSymlink ? Fill(dst, out attr) : Planted(node, path, dst);
                 // A document created but not yet committed exists for the handle that staged it.
                 var staged = _commits.StagesOf(node.StorePath!).FirstOrDefault();
                 if (staged is null) return node.StorePath == _store.StatePath ? Behind(_store.Root, 0, out attr) : Errno.ENOENT;
@@ -138,6 +141,13 @@ public sealed partial class ContextFileSystem : IFileSystem
                 return ScratchPathOk(node) is var bad && bad != 0 ? bad : Stat(node.StorePath!, out attr);
         }
     }
+
+    /// <summary>
+    /// A FIFO, socket or device where the store keeps a document or a log (SPEC §3): EIO, logged.
+    /// Presented as what it is, the kernel would open it itself and a reader would block.
+    /// </summary>
+    private int Planted(Node node, string path, in FileStatus st) =>
+        Refuse(node, path, Errno.EIO, $"{node.StorePath}: a {KindOf(st).ToString().ToLowerInvariant()} where the store keeps a regular file; not opened");
 
     public int ReadDir(string path, List<DirEntry> entries)
     {

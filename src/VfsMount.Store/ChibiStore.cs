@@ -21,6 +21,7 @@ public sealed class ChibiStore
         Root = Path.GetFullPath(root);
         Options = options ?? StorageOptions.None;
         Directory.CreateDirectory(ContextsDir);
+        StoreRoot = StoreRoot.Open(Root);
         Quarantine = new Quarantine(Path.Combine(Root, ".vfsmount", "quarantine"), counters: Counters);
     }
 
@@ -31,6 +32,12 @@ public sealed class ChibiStore
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".chibi");
 
     public string Root { get; }
+
+    /// <summary>
+    /// The root directory opened once: every store path under <see cref="Root"/> that
+    /// PosixFile, FileStatus and PathOps meet resolves beneath it from now on (SPEC §3).
+    /// </summary>
+    public StoreRoot StoreRoot { get; }
     public StorageOptions Options { get; }
     public Quarantine Quarantine { get; }
 
@@ -51,11 +58,7 @@ public sealed class ChibiStore
         ContextName.IsValid(name) && FileStatus.Lstat(ContextDir(name), out var st) == 0 && st.IsDirectory;
 
     public IReadOnlyList<string> ListContexts() =>
-        Directory.EnumerateDirectories(ContextsDir)
-            .Select(Path.GetFileName)
-            .Where(n => n is not null && ContextExists(n))
-            .Order(StringComparer.Ordinal)
-            .ToList()!;
+        PathOps.List(ContextsDir, out var names) != 0 ? [] : names.Where(ContextExists).Order(StringComparer.Ordinal).ToList();
 
     public TranscriptLog Transcript(string context) =>
         _transcripts.GetOrAdd(context, c => new TranscriptLog(ContextDir(c), c, Root, Options, Quarantine, Counters));
@@ -71,6 +74,7 @@ public sealed class ChibiStore
     {
         int errno = ContextName.Check(name);
         if (errno != 0) throw new StoreException(errno, $"invalid context name \"{name}\"");
+        StateFile.Load(StatePath);   // a planted state.json (symlink, FIFO) refuses before anything is made
         // mkdir(2) itself decides between two creators of one name: exactly one gets the directory (and writes the anchor).
         int made = PathOps.Mkdir(ContextDir(name), 0x1FF);
         if (made == 17) throw new StoreException(17, $"context \"{name}\" exists");
@@ -128,13 +132,14 @@ public sealed class ChibiStore
     private void RenameInSession(string from, string to)
     {
         JsonObject? session;
+        if (PosixFile.ReadAll(SessionPath, out byte[] bytes) != 0) return;   // none, or planted (not followed, logged)
         try
         {
-            session = JsonNode.Parse(File.ReadAllBytes(SessionPath)) as JsonObject;
+            session = JsonNode.Parse(bytes) as JsonObject;
         }
-        catch (Exception e) when (e is FileNotFoundException or System.Text.Json.JsonException)
+        catch (System.Text.Json.JsonException)
         {
-            return;   // none, or one chibi resets anyway
+            return;   // one chibi resets anyway
         }
         bool changed = false;
         foreach (var key in (string[])["implied_context", "previous_context"])
@@ -187,7 +192,7 @@ public sealed class ChibiStore
 
     /// <summary>Removed contexts a crash left in the trash: their removal was decided (and checked) already.</summary>
     public IEnumerable<string> Trash() =>
-        Directory.EnumerateDirectories(ContextsDir, TrashPrefix + "*");
+        PathOps.List(ContextsDir, out var names) != 0 ? [] : names.Where(n => n.StartsWith(TrashPrefix, StringComparison.Ordinal)).Select(ContextDir);
 
     /// <summary>The context's transcript lock, then its inbox lock (always in this order), as chibi's appends take them.</summary>
     private Locks LockLogs(string name)
@@ -261,14 +266,12 @@ public sealed class ChibiStore
     /// <summary>chibi's .lock is held while it is fresh: readable and younger than 1.5 × the 30 s heartbeat.</summary>
     public bool IsHeldByChibi(string name)
     {
-        try
-        {
-            string text = File.ReadAllText(Path.Combine(ContextDir(name), ".lock")).Trim();
-            return long.TryParse(text, out long at) && DateTimeOffset.UtcNow.ToUnixTimeSeconds() - at < 45;
-        }
-        catch (IOException)
-        {
-            return false;
-        }
+        // A planted .lock (symlink, FIFO) is not read or waited on: refused (logged), so is what needed to know.
+        string path = Path.Combine(ContextDir(name), ".lock");
+        int errno = PosixFile.ReadAll(path, out byte[] bytes);
+        if (errno == 2) return false;
+        if (errno != 0) throw new PosixException(errno, $"read {path}");
+        string text = System.Text.Encoding.UTF8.GetString(bytes).Trim();
+        return long.TryParse(text, out long at) && DateTimeOffset.UtcNow.ToUnixTimeSeconds() - at < 45;
     }
 }

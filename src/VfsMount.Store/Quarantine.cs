@@ -1,5 +1,5 @@
-using VfsMount.Store.Posix;
 using System.Text;
+using VfsMount.Store.Posix;
 
 namespace VfsMount.Store;
 
@@ -21,20 +21,14 @@ public sealed class Quarantine(string directory, long maxBytes = Quarantine.Defa
         if (content.Length > maxBytes) return null;
         lock (_lock)
         {
-            if (!System.IO.Directory.Exists(Directory))
-            {
-                System.IO.Directory.CreateDirectory(Directory);
-                Ownership.TakeParentsOwner(Directory);
-            }
+            // One level at a time, beneath the store root: a planted .vfsmount/ symlink is ELOOP, never a directory made elsewhere.
+            Check(PathOps.MakeDirectory(Path.GetDirectoryName(Directory)!), Directory);
+            Check(PathOps.MakeDirectory(Directory), Directory);
             long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             string name = $"{now:D13}-{Interlocked.Increment(ref _sequence):D6}-{Sanitize(context)}-{Sanitize(file)}.bin";
             string path = Path.Combine(Directory, name);
-            using (var f = new FileStream(path, FileMode.CreateNew, FileAccess.Write))
-            {
-                f.Write(content);
-                f.Flush(flushToDisk: true);
-            }
-            File.WriteAllText(path + ".reason", reason + "\n", new UTF8Encoding(false));   // no BOM: a person reads it with cat
+            WriteNew(path, content, sync: true);
+            WriteNew(path + ".reason", Encoding.UTF8.GetBytes(reason + "\n"), sync: false);   // no BOM: a person reads it with cat
             Ownership.TakeParentsOwner(path);
             Ownership.TakeParentsOwner(path + ".reason");
             counters?.Quarantined(context, content.Length);
@@ -44,21 +38,33 @@ public sealed class Quarantine(string directory, long maxBytes = Quarantine.Defa
     }
 
     public IReadOnlyList<string> Entries() =>
-        System.IO.Directory.Exists(Directory)
-            ? System.IO.Directory.GetFiles(Directory, "*.bin").Order(StringComparer.Ordinal).ToList()
-            : [];
+        PathOps.List(Directory, out var names) != 0
+            ? []
+            : names.Where(n => n.EndsWith(".bin", StringComparison.Ordinal)).Order(StringComparer.Ordinal).Select(n => Path.Combine(Directory, n)).ToList();
 
     private void Trim()
     {
-        var files = Entries().Select(p => new FileInfo(p)).ToList();
-        long total = files.Sum(f => f.Length);
+        var files = Entries().Select(p => (Path: p, Size: FileStatus.Lstat(p, out var st) == 0 ? st.Size : 0)).ToList();
+        long total = files.Sum(f => f.Size);
         foreach (var f in files)   // names start with the time, so this is oldest first
         {
             if (total <= maxBytes) break;
-            total -= f.Length;
-            f.Delete();
-            File.Delete(f.FullName + ".reason");
+            total -= f.Size;
+            PathOps.Unlink(f.Path);
+            PathOps.Unlink(f.Path + ".reason");
         }
+    }
+
+    private static void WriteNew(string path, ReadOnlySpan<byte> content, bool sync)
+    {
+        using var file = PosixFile.OpenOrThrow(path, PosixFile.WriteOnly | PosixFile.Create | PosixFile.Exclusive | PosixFile.NoFollow, 0x1A4);
+        Check(file.WriteAll(content), path);
+        if (sync) Check(file.Sync(), path);
+    }
+
+    private static void Check(int errno, string path)
+    {
+        if (errno != 0) throw new PosixException(errno, path);
     }
 
     private static string Sanitize(string s) =>

@@ -8,5 +8,6 @@ public static class StoreLayout
 
     /// <summary>chibi 0.10 keeps its session in session.json and its shared files in vfs/.</summary>
     public static bool IsChibi010(string root) =>
-        File.Exists(Path.Combine(root, SessionName)) || Directory.Exists(Path.Combine(root, VfsName));
+        Posix.FileStatus.Exists(Path.Combine(root, SessionName))
+        || (Posix.FileStatus.Lstat(Path.Combine(root, VfsName), out var vfs) == 0 && vfs.IsDirectory);
 }

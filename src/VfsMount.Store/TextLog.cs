@@ -31,7 +31,7 @@ public sealed class TextLog(string contextDir, string context)
         // (ENOSPC, nothing half-written), without ever cutting the file.
         int errno = file.Status(out var st);
         if (errno == 0) errno = file.Reserve(st.Size, payload.Length);
-        if (errno is Libc.EOPNOTSUPP) errno = 0;   // a filesystem without fallocate: write and see
+        if (errno == Libc.EOPNOTSUPP) errno = 0;   // a filesystem without fallocate: write and see
         if (errno != 0) throw new PosixException(errno, $"reserve space in {Path}");
         errno = file.WriteAll(payload);
         errno = HoldPoint.Hit("text-log-after-write", Path, errno);

@@ -71,7 +71,7 @@ internal sealed class DocumentHandle : Handle
         catch
         {
             _stage.Dispose();
-            File.Delete(_stagePath);
+            PathOps.Unlink(_stagePath);
             throw;
         }
         _dirty = !exists || (truncate && st.Size > 0);
@@ -183,7 +183,7 @@ internal sealed class DocumentHandle : Handle
         catch (IOException e)
         {
             copy.Dispose();
-            File.Delete(fresh);
+            PathOps.Unlink(fresh);
             return StageFailed(StoreException.ErrnoOf(e));
         }
         _stage.Dispose();
@@ -264,7 +264,7 @@ internal sealed class DocumentHandle : Handle
                 if (!_commits.ChangedSince(_target, _openedAt)) CommitLocked();   // errors are logged by the refusal; release cannot report them
         }
         _stage.Dispose();
-        if (!_stageIsCommitted) File.Delete(_stagePath);
+        if (!_stageIsCommitted) PathOps.Unlink(_stagePath);
         _commits.Unstaged(this);
     }
 }

@@ -1,3 +1,4 @@
+using VfsMount.Store.Posix;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using VfsMount.Store.Documents;
@@ -14,11 +15,14 @@ public static class StateFile
     /// <summary>The registry, or a fresh one as that chibi writes it (0.10 keeps the current context in session.json).</summary>
     public static JsonObject Load(string path, bool chibi010 = false)
     {
+        int errno = PosixFile.ReadAll(path, out byte[] bytes);
+        // Rewriting over a planted symlink or FIFO would replace it: refused instead (ELOOP / EIO).
+        if (errno is not (0 or 2)) throw new PosixException(errno, $"read {path}");
         try
         {
-            if (JsonNode.Parse(File.ReadAllBytes(path)) is JsonObject o && o["contexts"] is JsonArray) return o;
+            if (errno == 0 && JsonNode.Parse(bytes) is JsonObject o && o["contexts"] is JsonArray) return o;
         }
-        catch (Exception e) when (e is FileNotFoundException or JsonException)
+        catch (JsonException)
         {
         }
         var fresh = new JsonObject { ["contexts"] = new JsonArray() };

@@ -28,7 +28,7 @@ public static class AtomicFile
         }
         catch
         {
-            File.Delete(temp);
+            PathOps.Unlink(temp);
             throw;
         }
     }
@@ -77,7 +77,7 @@ public static class AtomicFile
     /// <summary>Renames an fsync'd temp file over the target and makes the rename durable.</summary>
     public static void Commit(string durableTemp, string target)
     {
-        File.Move(durableTemp, target, overwrite: true);
+        Check(PathOps.Rename(durableTemp, target, 0), target);
         Check(PosixFile.SyncDirectory(Path.GetDirectoryName(target)!), target);
     }
 

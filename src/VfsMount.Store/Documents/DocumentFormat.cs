@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using VfsMount.Store.Json;
+using VfsMount.Store.Posix;
 using VfsMount.Store.Transcript;
 
 namespace VfsMount.Store.Documents;
@@ -19,7 +20,8 @@ public static class DocumentValidator
     /// <summary>Throws EINVAL with the reason when the file's content is not valid for its format.</summary>
     public static void Validate(DocumentFormat format, string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+        using var file = PosixFile.OpenOrThrow(path, PosixFile.ReadOnly | PosixFile.NoFollow);
+        using var stream = file.ReadStream();
         switch (format)
         {
             case DocumentFormat.Text:

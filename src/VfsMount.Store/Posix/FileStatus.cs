@@ -16,8 +16,17 @@ public readonly record struct FileStatus(
     public bool IsSymlink => (Mode & TypeMask) == TypeSymlink;
     public uint Permissions => Mode & 0xFFF;
 
-    /// <summary>lstat (never follows a symlink). Returns 0 or errno.</summary>
-    public static unsafe int Lstat(string path, out FileStatus status)
+    /// <summary>
+    /// lstat (never follows a final symlink). Returns 0 or errno. A path in a store is resolved
+    /// beneath its root (<see cref="StoreRoot.Lstat"/>): a symlink on the way is ELOOP.
+    /// </summary>
+    public static int Lstat(string path, out FileStatus status) =>
+        StoreRoot.For(path) is { } root ? root.Lstat(path, out status) : LstatAnywhere(path, out status);
+
+    /// <summary>Whether the name exists (whatever it is: a planted symlink exists, and opening it is then refused).</summary>
+    public static bool Exists(string path) => Lstat(path, out _) == 0;
+
+    private static unsafe int LstatAnywhere(string path, out FileStatus status)
     {
         StatxBuffer buf;
         if (Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, 0x7FF, &buf) != 0)
@@ -33,8 +42,7 @@ public readonly record struct FileStatus(
     public static unsafe int Fstat(int fd, out FileStatus status)
     {
         StatxBuffer buf;
-        const int AT_EMPTY_PATH = 0x1000;
-        if (Libc.Statx(fd, "", AT_EMPTY_PATH, 0x7FF, &buf) != 0)
+        if (Libc.Statx(fd, "", Libc.AT_EMPTY_PATH, 0x7FF, &buf) != 0)
         {
             status = default;
             return Marshal.GetLastPInvokeError();

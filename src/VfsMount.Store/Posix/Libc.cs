@@ -9,13 +9,20 @@ namespace VfsMount.Store.Posix;
 /// </summary>
 internal static partial class Libc
 {
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
-    public const int O_CREAT = 0x40, O_EXCL = 0x80, O_TRUNC = 0x200, O_APPEND = 0x400;
-    public const int O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000;
-    public const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
-    public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100;
-    public const int EINTR = 4;
-    public const int EOPNOTSUPP = 95;   // the same on every Linux architecture
+    // From the platform's headers through libvfsposix.so: they differ between architectures.
+    private static readonly PosixConstants C = PosixNative.Constants;
+    public static readonly int O_RDONLY = C.O_RDONLY, O_WRONLY = C.O_WRONLY, O_RDWR = C.O_RDWR;
+    public static readonly int O_CREAT = C.O_CREAT, O_EXCL = C.O_EXCL, O_TRUNC = C.O_TRUNC, O_APPEND = C.O_APPEND;
+    public static readonly int O_NONBLOCK = C.O_NONBLOCK, O_PATH = C.O_PATH;
+    public static readonly int O_DIRECTORY = C.O_DIRECTORY, O_NOFOLLOW = C.O_NOFOLLOW, O_CLOEXEC = C.O_CLOEXEC;
+    public static readonly int LOCK_SH = C.LOCK_SH, LOCK_EX = C.LOCK_EX, LOCK_NB = C.LOCK_NB, LOCK_UN = C.LOCK_UN;
+    public static readonly int AT_FDCWD = C.AT_FDCWD, AT_SYMLINK_NOFOLLOW = C.AT_SYMLINK_NOFOLLOW;
+    public static readonly int AT_EMPTY_PATH = C.AT_EMPTY_PATH, AT_REMOVEDIR = C.AT_REMOVEDIR;
+    public static readonly long RESOLVE_BENEATH = C.RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS = C.RESOLVE_NO_SYMLINKS;
+    public static readonly int PATH_MAX = C.PATH_MAX;
+    public static readonly int EINTR = C.EINTR, ENOENT = C.ENOENT, EIO = C.EIO, ENXIO = C.ENXIO, EEXIST = C.EEXIST;
+    public static readonly int ELOOP = C.ELOOP, EXDEV = C.EXDEV, ENOTDIR = C.ENOTDIR, EISDIR = C.EISDIR;
+    public static readonly int EINVAL = C.EINVAL, ENAMETOOLONG = C.ENAMETOOLONG, ENOSYS = C.ENOSYS, EOPNOTSUPP = C.EOPNOTSUPP;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags, int mode);
@@ -41,7 +48,7 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
     public static partial int Fallocate(int fd, int mode, long offset, long length);
 
-    public const int FALLOC_FL_KEEP_SIZE = 1;
+    public static readonly int FALLOC_FL_KEEP_SIZE = C.FALLOC_FL_KEEP_SIZE;
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     public static partial int Flock(int fd, int operation);
@@ -103,31 +110,32 @@ internal struct StatxTime
     public readonly long TotalNs => Sec * 1_000_000_000 + Nsec;
 }
 
+/// <summary>The *at calls <see cref="PathOps"/> makes relative to a directory descriptor.</summary>
 internal static partial class LibcPaths
 {
-    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Mkdir(string path, uint mode);
+    [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int MkdirAt(int dirfd, string name, uint mode);
 
-    [LibraryImport("libc", EntryPoint = "rmdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Rmdir(string path);
-
-    [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Unlink(string path);
+    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int UnlinkAt(int dirfd, string name, int flags);
 
     [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int RenameAt2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
 
-    [LibraryImport("libc", EntryPoint = "symlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Symlink(string target, string linkpath);
+    [LibraryImport("libc", EntryPoint = "symlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int SymlinkAt(string target, int dirfd, string name);
 
-    [LibraryImport("libc", EntryPoint = "mknod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Mknod(string path, uint mode, ulong dev);
+    [LibraryImport("libc", EntryPoint = "readlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static unsafe partial nint ReadLinkAt(int dirfd, string name, byte* buf, nint size);
 
-    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Link(string existing, string newPath);
+    [LibraryImport("libc", EntryPoint = "mknodat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int MknodAt(int dirfd, string name, uint mode, ulong dev);
 
-    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int LChown(string path, uint uid, uint gid);
+    [LibraryImport("libc", EntryPoint = "linkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int LinkAt(int olddirfd, string oldname, int newdirfd, string newname, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fchownat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int FChownAt(int dirfd, string name, uint uid, uint gid, int flags);
 
     [LibraryImport("libc", EntryPoint = "gnu_dev_makedev")]
     public static partial ulong MakeDev(uint major, uint minor);

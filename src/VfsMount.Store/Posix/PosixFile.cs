@@ -12,14 +12,40 @@ public sealed class PosixFile : IDisposable
 
     private PosixFile(int fd) => _fd = fd;
 
+    /// <summary>Takes ownership of an open descriptor.</summary>
+    internal static PosixFile FromDescriptor(int fd) => new(fd);
+
     public int Descriptor => _fd;
 
-    public const int ReadOnly = Libc.O_RDONLY, WriteOnly = Libc.O_WRONLY, ReadWrite = Libc.O_RDWR;
-    public const int Create = Libc.O_CREAT, Exclusive = Libc.O_EXCL, Truncate = Libc.O_TRUNC;
-    public const int Append = Libc.O_APPEND, NoFollow = Libc.O_NOFOLLOW, Directory = Libc.O_DIRECTORY;
+    public static readonly int ReadOnly = Libc.O_RDONLY, WriteOnly = Libc.O_WRONLY, ReadWrite = Libc.O_RDWR;
+    public static readonly int Create = Libc.O_CREAT, Exclusive = Libc.O_EXCL, Truncate = Libc.O_TRUNC;
+    public static readonly int Append = Libc.O_APPEND, NoFollow = Libc.O_NOFOLLOW, Directory = Libc.O_DIRECTORY;
 
-    /// <summary>open(2) with O_CLOEXEC. Returns 0 or errno.</summary>
-    public static int Open(string path, int flags, uint mode, out PosixFile? file)
+    /// <summary>
+    /// open(2) with O_CLOEXEC. Returns 0 or errno. A path in a store goes beneath its root
+    /// (<see cref="StoreRoot.Open"/>): no symlink on the way is followed (ELOOP), and anything
+    /// but a regular file (a directory with <see cref="Directory"/>) is refused without blocking (EIO).
+    /// </summary>
+    public static int Open(string path, int flags, uint mode, out PosixFile? file) =>
+        StoreRoot.For(path) is { } root ? root.Open(path, flags, mode, out file) : OpenAnywhere(path, flags, mode, out file);
+
+    /// <summary>
+    /// Opens name relative to a directory from <see cref="StoreRoot.OpenDirectory"/> with
+    /// openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): never above that directory (EXDEV), never
+    /// through a symlink (ELOOP, the last name included: open a symlink itself with O_PATH |
+    /// O_NOFOLLOW). Any file type, as open(2): a FIFO there blocks as it would natively, so
+    /// this is for scratch files, not store files. Returns 0 or errno.
+    /// </summary>
+    public static int OpenAt(PosixFile directory, string name, int flags, uint mode, out PosixFile? file)
+    {
+        int fd = PosixNative.vfs_openat2(directory.Descriptor, name, flags | Libc.O_CLOEXEC, (flags & Libc.O_CREAT) != 0 ? mode : 0,
+            Libc.RESOLVE_BENEATH | Libc.RESOLVE_NO_SYMLINKS);
+        file = fd >= 0 ? new PosixFile(fd) : null;
+        return fd >= 0 ? 0 : -fd;
+    }
+
+    /// <summary>open(2) with O_CLOEXEC, as the path says, for files outside any store. Returns 0 or errno.</summary>
+    public static int OpenAnywhere(string path, int flags, uint mode, out PosixFile? file)
     {
         while (true)
         {
@@ -55,10 +81,10 @@ public sealed class PosixFile : IDisposable
         {
             int errno = Open(path, flags, 0, out var file);
             if (errno == 0) return file!;
-            if (errno != 2) throw new PosixException(errno, path);   // ENOENT: make it
+            if (errno != Libc.ENOENT) throw new PosixException(errno, path);   // missing: make it
             var owner = ownerIfNew();   // asked before: afterwards the new file is what it would see
             errno = Open(path, flags | Create | Exclusive, 0x1A4, out file);
-            if (errno == 17) continue;   // EEXIST: made by someone else meanwhile
+            if (errno == Libc.EEXIST) continue;   // made by someone else meanwhile
             if (errno != 0) throw new PosixException(errno, path);
             errno = file!.TakeOwner(owner);
             if (errno == 0) return file;
@@ -66,6 +92,37 @@ public sealed class PosixFile : IDisposable
             throw new PosixException(errno, $"chown {path}");
         }
     }
+
+    /// <summary>The whole content of a file (beneath the store root for a store path). Returns 0 or errno.</summary>
+    public static int ReadAll(string path, out byte[] bytes)
+    {
+        bytes = [];
+        int errno = Open(path, ReadOnly | NoFollow, 0, out var file);
+        if (errno != 0) return errno;
+        using (file)
+        {
+            long size = file!.Length();
+            if (size < 0) return (int)-size;
+            using var content = new MemoryStream((int)Math.Min(size, int.MaxValue));
+            var buffer = new byte[Math.Clamp(size + 1, 1, 1 << 16)];
+            for (long at = 0; ; at += buffer.Length)
+            {
+                long n = file.ReadAt(buffer, at);
+                if (n < 0) return (int)-n;
+                content.Write(buffer, 0, (int)n);
+                if (n < buffer.Length) break;
+            }
+            bytes = content.ToArray();
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// A read-only stream over this descriptor, which stays this file's: disposing the stream
+    /// leaves it open. For parsers that want a Stream (JSON, UTF-8 checks).
+    /// </summary>
+    public FileStream ReadStream(int bufferSize = 1 << 16) =>
+        new(new Microsoft.Win32.SafeHandles.SafeFileHandle(_fd, ownsHandle: false), FileAccess.Read, bufferSize);
 
     /// <summary>Reads at offset until the buffer is full or end of file. Returns bytes read or -errno.</summary>
     public unsafe long ReadAt(Span<byte> buffer, long offset)

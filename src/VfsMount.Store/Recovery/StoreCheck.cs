@@ -49,9 +49,9 @@ public static class StoreCheck
             found($"{name}: transcript/ is not a directory (a symlink?); not followed", null);
             return;
         }
-        if (!Directory.Exists(log.Directory)) return;
+        if (!IsDirectory(log.Directory)) return;
         StrayTemps(log.Directory, StorePlace.Transcript, found);
-        if (Directory.Exists(log.PartitionsDir)) StrayTemps(log.PartitionsDir, StorePlace.BelowTranscript, found);
+        if (IsDirectory(log.PartitionsDir)) StrayTemps(log.PartitionsDir, StorePlace.BelowTranscript, found);
 
         var manifest = Manifest.Load(log.ManifestPath);   // throws on a corrupt manifest: reported as an error
         foreach (var orphan in log.Orphans(manifest))
@@ -62,7 +62,7 @@ public static class StoreCheck
             foreach (var p in Manifest.Partitions(manifest))
             {
                 string path = Path.Combine(log.Directory, p.File);
-                if (!File.Exists(path))
+                if (!FileStatus.Exists(path))
                 {
                     found($"{name}: manifest lists {p.File}, which does not exist", () => { log.Reconcile(); return true; });
                     continue;
@@ -84,11 +84,11 @@ public static class StoreCheck
     /// </summary>
     private static void CheckBlooms(TranscriptLog log, string name, Action<string, Func<bool>?> found)
     {
-        if (!Directory.Exists(log.PartitionsDir)) return;
+        if (!IsDirectory(log.PartitionsDir)) return;
         using var held = FileLock.Acquire(log.LockPath);
-        foreach (var bloom in Directory.GetFiles(log.PartitionsDir, "*.bloom"))
-            if (!File.Exists(Path.ChangeExtension(bloom, ".jsonl")))
-                found($"{name}: bloom file {Path.GetFileName(bloom)} has no partition", () => { File.Delete(bloom); return true; });
+        foreach (var bloom in Files(log.PartitionsDir).Where(p => p.EndsWith(".bloom", StringComparison.Ordinal)))
+            if (!FileStatus.Exists(Path.ChangeExtension(bloom, ".jsonl")))
+                found($"{name}: bloom file {Path.GetFileName(bloom)} has no partition", () => PathOps.Unlink(bloom) == 0);
     }
 
     private static void CheckTornTail(ChibiStore store, string name, string path, string lockPath, Action<string, Func<bool>?> found)
@@ -118,12 +118,20 @@ public static class StoreCheck
     /// <summary>The directory and every directory below it, never through a symlink (a planted one may lead out of the store).</summary>
     private static IEnumerable<string> RealDirectories(string dir)
     {
-        if (FileStatus.Lstat(dir, out var st) != 0 || !st.IsDirectory) yield break;
+        if (!IsDirectory(dir)) yield break;
         yield return dir;
-        foreach (var sub in Directory.EnumerateDirectories(dir))
-            foreach (var d in RealDirectories(sub))
+        if (PathOps.List(dir, out var names) != 0) yield break;
+        foreach (var name in names)
+            foreach (var d in RealDirectories(Path.Combine(dir, name)))
                 yield return d;
     }
+
+    /// <summary>A real directory, reached beneath the store root (never through a symlink).</summary>
+    private static bool IsDirectory(string path) => FileStatus.Lstat(path, out var st) == 0 && st.IsDirectory;
+
+    /// <summary>The paths of the names in dir that are not directories (symlinks and FIFOs included, to be reported or removed).</summary>
+    private static IEnumerable<string> Files(string dir) =>
+        PathOps.List(dir, out var names) != 0 ? [] : names.Select(n => Path.Combine(dir, n)).Where(p => !IsDirectory(p));
 
     /// <summary>
     /// The mount's temp files are deleted when no live writer holds their lock (see
@@ -133,7 +141,7 @@ public static class StoreCheck
     /// </summary>
     private static void StrayTemps(string dir, StorePlace place, Action<string, Func<bool>?> found)
     {
-        foreach (var path in Directory.EnumerateFiles(dir))
+        foreach (var path in Files(dir))
         {
             string file = Path.GetFileName(path);
             if (InternalNames.IsMountTemp(file))
@@ -141,8 +149,9 @@ public static class StoreCheck
                 if (IsHeld(path)) continue;
                 found($"stray temp file {path}", () => DeleteUnheld(path));
             }
-            else if (InternalNames.IsChibiTemp(place, file) && DateTime.UtcNow - File.GetLastWriteTimeUtc(path) >= TempGrace)
-                found($"stray temp file {path}", () => { File.Delete(path); return true; });
+            else if (InternalNames.IsChibiTemp(place, file) && FileStatus.Lstat(path, out var st) == 0
+                     && DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(st.ModifyNs / 1_000_000) >= TempGrace)
+                found($"stray temp file {path}", () => PathOps.Unlink(path) == 0);
         }
     }
 
@@ -167,14 +176,9 @@ public static class StoreCheck
     private static bool DeleteUnheld(string path)
     {
         if (FileStatus.Lstat(path, out var st) != 0) return true;
-        if (!st.IsRegular)
-        {
-            File.Delete(path);
-            return true;
-        }
+        if (!st.IsRegular) return PathOps.Unlink(path) == 0;
         using var held = LockUnheld(path);
         if (held is null) return FileStatus.Lstat(path, out _) != 0;   // a writer took it since, or it is gone
-        File.Delete(path);
-        return true;
+        return PathOps.Unlink(path) == 0;
     }
 }

@@ -1,3 +1,4 @@
+using VfsMount.Store.Posix;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using VfsMount.Store.Documents;
@@ -19,15 +20,9 @@ public static class Manifest
     /// <summary>Null when absent; EIO when it exists but is not a manifest (chibi stops on it too).</summary>
     public static JsonObject? Load(string path)
     {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return null;
-        }
+        int errno = PosixFile.ReadAll(path, out byte[] bytes);
+        if (errno == 2) return null;   // ENOENT: no rotation yet
+        if (errno != 0) throw new PosixException(errno, $"read {path}");   // ELOOP, or EIO for a FIFO: never followed, never waited on
         try
         {
             if (JsonNode.Parse(bytes) is JsonObject m && m["partitions"] is JsonArray) return m;

@@ -1,3 +1,4 @@
+using VfsMount.Store.Posix;
 using Tomlyn;
 using Tomlyn.Model;
 
@@ -14,16 +15,9 @@ public sealed class StorageConfig
     /// <summary>A missing file is empty; a corrupt one is treated as empty here and reported by check.</summary>
     public static StorageConfig Read(string path)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return Empty;
-        }
-        var model = TryParse(text, out _);
+        // A planted symlink or FIFO is not followed or waited on (ELOOP / EIO, logged by the store root): no settings from it.
+        if (PosixFile.ReadAll(path, out byte[] bytes) != 0) return Empty;
+        var model = TryParse(System.Text.Encoding.UTF8.GetString(bytes), out _);
         return model is null ? Empty : new StorageConfig(model.TryGetValue("storage", out var s) ? s as TomlTable : null);
     }
 

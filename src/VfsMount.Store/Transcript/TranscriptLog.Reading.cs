@@ -49,7 +49,7 @@ public sealed partial class TranscriptLog
     }
 
     /// <summary>The transcript lock, for a reader that could not get a settled answer; null without a transcript directory.</summary>
-    private FileLock? SettledLock() => System.IO.Directory.Exists(Directory) ? FileLock.Acquire(LockPath) : null;
+    private FileLock? SettledLock() => FileStatus.Lstat(Directory, out var st) == 0 && st.IsDirectory ? FileLock.Acquire(LockPath) : null;
 
     /// <summary>
     /// Reads the transcript's bytes at offset into buffer; fewer than asked only at the end.
@@ -184,7 +184,15 @@ public sealed partial class TranscriptLog
             foreach (var p in Manifest.Partitions(manifest))
             {
                 string path = Path.Combine(Directory, p.File);
-                if (!IsInside(path) || FileStatus.Lstat(path, out var ps) != 0 || !ps.IsRegular) continue;  // missing: skipped, as chibi
+                if (!IsInside(path)) continue;
+                int errno = FileStatus.Lstat(path, out var ps);
+                if (errno == 2) continue;   // missing: skipped, as chibi
+                if (errno == Libc.ELOOP || errno == Libc.ENOTDIR)   // partitions/ itself is planted
+                    throw FileStatus.Lstat(PartitionsDir, out var dir) == 0 && !dir.IsDirectory
+                        ? StoreRoot.Planted(PartitionsDir, dir, "directory")
+                        : StoreRoot.Refused(path, "a symlink on the way; not followed", errno);
+                if (errno != 0) throw new PosixException(errno, $"lstat {path}");
+                if (!ps.IsRegular) throw StoreRoot.Planted(path, ps);   // never read in place of the partition, nor skipped silently
                 segments.Add(new Segment(path, start, ps.Size));
                 start += ps.Size;
             }

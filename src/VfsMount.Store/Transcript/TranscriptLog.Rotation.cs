@@ -18,14 +18,11 @@ public sealed partial class TranscriptLog
         MigrateLegacyLocked();
         var manifest = Manifest.Load(ManifestPath) ?? Manifest.Create(Policy(null));
         var policy = Policy(manifest);
-        if (!System.IO.Directory.Exists(PartitionsDir))
-        {
-            System.IO.Directory.CreateDirectory(PartitionsDir);
-            Ownership.TakeParentsOwner(PartitionsDir);
-        }
+        int errno = PathOps.MakeDirectory(PartitionsDir);
+        if (errno != 0) throw new PosixException(errno, $"mkdir {PartitionsDir}");   // ELOOP for a planted partitions/ symlink
         TakeBackOrphans(manifest, policy);
 
-        if (!File.Exists(ActivePath)) return;
+        if (!FileStatus.Exists(ActivePath)) return;
         var contents = new List<string>();
         var stats = PartitionStats.Scan(ActivePath, policy, policy.BloomFilters ? contents.Add : null);
         if (stats.Entries == 0) return;
@@ -36,7 +33,8 @@ public sealed partial class TranscriptLog
         if (bloom is not null) AtomicFile.Write(Path.Combine(Directory, bloom), BloomFilter.Build(contents).ToJson());
         HoldPoint.Hit("rotation-after-bloom", Directory);
 
-        File.Move(ActivePath, Path.Combine(Directory, file));
+        errno = PathOps.Rename(ActivePath, Path.Combine(Directory, file), PathOps.RenameNoReplace);
+        if (errno != 0) throw new PosixException(errno, $"rename {ActivePath}");
         CrashPoint.Hit("rotation-after-rename");
         PosixFile.SyncDirectory(PartitionsDir);
         PosixFile.SyncDirectory(Directory);
@@ -62,8 +60,8 @@ public sealed partial class TranscriptLog
         {
             string stem = n == 0 ? $"{start}-{end}" : $"{start}-{end}-{n}";
             if (!used.Contains($"partitions/{stem}.jsonl")
-                && !File.Exists(Path.Combine(PartitionsDir, stem + ".jsonl"))
-                && !File.Exists(Path.Combine(PartitionsDir, stem + ".bloom")))
+                && !FileStatus.Exists(Path.Combine(PartitionsDir, stem + ".jsonl"))
+                && !FileStatus.Exists(Path.Combine(PartitionsDir, stem + ".bloom")))
                 return stem;
         }
     }
@@ -71,10 +69,12 @@ public sealed partial class TranscriptLog
     /// <summary>Partition files the manifest misses (a crash after the rename), in start-time order.</summary>
     public IReadOnlyList<string> Orphans(JsonObject? manifest)
     {
-        if (!System.IO.Directory.Exists(PartitionsDir)) return [];
+        int errno = PathOps.List(PartitionsDir, out var names);
+        if (errno == 2) return [];
+        if (errno != 0) throw new PosixException(errno, $"list {PartitionsDir}");   // ELOOP: a planted partitions/ symlink is not listed
         var known = manifest is null ? [] : Manifest.Partitions(manifest).Select(p => p.File).ToHashSet(StringComparer.Ordinal);
-        return System.IO.Directory.GetFiles(PartitionsDir, "*.jsonl")
-            .Select(p => "partitions/" + Path.GetFileName(p))
+        return names.Where(n => n.EndsWith(".jsonl", StringComparison.Ordinal))
+            .Select(n => "partitions/" + n)
             .Where(f => !known.Contains(f))
             .Order(StringComparer.Ordinal)
             .ToList();
@@ -88,7 +88,7 @@ public sealed partial class TranscriptLog
             var contents = new List<string>();
             var stats = PartitionStats.Scan(Path.Combine(Directory, file), policy, contents.Add);
             string bloom = Path.ChangeExtension(file, ".bloom");
-            if (!File.Exists(Path.Combine(Directory, bloom)))
+            if (!FileStatus.Exists(Path.Combine(Directory, bloom)))
                 AtomicFile.Write(Path.Combine(Directory, bloom), BloomFilter.Build(contents).ToJson());
             var record = Manifest.Record(new PartitionRecord(file, stats.FirstTimestamp, stats.LastTimestamp, stats.Entries, stats.Tokens, bloom, PromptCount(manifest, stats)));
             var partitions = (JsonArray)manifest["partitions"]!;
@@ -102,7 +102,7 @@ public sealed partial class TranscriptLog
     /// <summary>Recovery under the lock: orphans into the manifest. True when it changed anything.</summary>
     public bool Reconcile()
     {
-        if (IsLinkedOut || !System.IO.Directory.Exists(Directory)) return false;
+        if (FileStatus.Lstat(Directory, out var dir) != 0 || !dir.IsDirectory) return false;
         using var held = FileLock.Acquire(LockPath);
         var manifest = Manifest.Load(ManifestPath);
         bool changed = false;
@@ -118,13 +118,13 @@ public sealed partial class TranscriptLog
             for (int i = partitions.Count - 1; i >= 0; i--)
             {
                 var file = partitions[i]?["file"]?.GetValue<string>();
-                if (file is null || File.Exists(Path.Combine(Directory, file))) continue;
+                if (file is null || FileStatus.Exists(Path.Combine(Directory, file))) continue;
                 partitions.RemoveAt(i);   // its bytes are gone; chibi skips it too
                 changed = true;
             }
             if (changed) Manifest.Save(ManifestPath, manifest);
         }
-        if (File.Exists(ActivePath))
+        if (FileStatus.Exists(ActivePath))
         {
             using var file = PosixFile.OpenOrThrow(ActivePath, PosixFile.ReadWrite | PosixFile.NoFollow);
             long size = file.Length();

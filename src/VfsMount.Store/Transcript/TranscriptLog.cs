@@ -46,10 +46,10 @@ public sealed partial class TranscriptLog
     /// <summary>transcript/ planted as a symlink (or anything but a directory): never followed.</summary>
     public bool IsLinkedOut => FileStatus.Lstat(Directory, out var st) == 0 && !st.IsDirectory;
 
-    /// <summary>The daemon never follows a symlink out of the store (SPEC §3): every use of a linked transcript/ is ELOOP.</summary>
+    /// <summary>The daemon never follows a symlink out of the store (SPEC §3): every use of a linked transcript/ is ELOOP, of a FIFO or other file EIO.</summary>
     private void RefuseLinkedOut()
     {
-        if (IsLinkedOut) throw new StoreException(40, $"{Directory} is not a directory (a planted symlink?); not followed");
+        if (FileStatus.Lstat(Directory, out var st) == 0 && !st.IsDirectory) throw StoreRoot.Planted(Directory, st, "directory");
     }
 
     public RotationPolicy Policy(JsonObject? manifest) => RotationPolicy.Resolve(_options, manifest, ContextDir, _storeRoot);
@@ -116,7 +116,7 @@ public sealed partial class TranscriptLog
     private void MigrateLegacyLocked()
     {
         if (FileStatus.Lstat(LegacyPath, out var st) != 0 || !st.IsRegular) return;
-        if (FileStatus.Lstat(ActivePath, out _) == 0 || File.Exists(ManifestPath)) return;
+        if (FileStatus.Lstat(ActivePath, out _) == 0 || FileStatus.Exists(ManifestPath)) return;
         int errno = PathOps.Rename(LegacyPath, ActivePath, 0);
         if (errno != 0) throw new PosixException(errno, $"migrate {LegacyPath}");
         PosixFile.SyncDirectory(Directory);
@@ -160,7 +160,7 @@ public sealed partial class TranscriptLog
     /// <summary>The timer's check for age: rotates when the active partition is due. True when it rotated.</summary>
     public bool RotateIfDue()
     {
-        if (IsLinkedOut || !File.Exists(ActivePath)) return false;
+        if (IsLinkedOut || !FileStatus.Exists(ActivePath)) return false;
         using var held = FileLock.Acquire(LockPath);
         var policy = CachedPolicy();
         using var file = PosixFile.OpenOrThrow(ActivePath, PosixFile.ReadOnly | PosixFile.NoFollow);
