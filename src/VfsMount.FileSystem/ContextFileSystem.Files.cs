@@ -66,7 +66,7 @@ public sealed partial class ContextFileSystem
                     // is opened for writing as if created (SPEC: open(O_CREAT) must not fail on it).
                     handle = new DocumentHandle(node.StorePath!, node.Format, (flags & OpenFlags.Truncate) != 0,
                         (flags & OpenFlags.Append) != 0, Limits.MaxDocumentBytes, _commits, Changed,
-                        (target, e, reason, content) => _refusals.Refuse(node.Label, Path.GetFileName(target), e, reason, content),
+                        (_, e, reason, content) => _refusals.Refuse(node.Label, node.NameIn(path), e, reason, content),
                         new FileOwner(caller.Uid, caller.Gid, mode));
                     directIo = true;   // the staged copy is this handle's alone: keep it out of the shared page cache
                     break;
@@ -212,7 +212,7 @@ public sealed partial class ContextFileSystem
                 {
                     // truncate(2) by name: a staged copy of its own, committed at once.
                     var doc = new DocumentHandle(node.StorePath!, node.Format, truncate: false, append: false, Limits.MaxDocumentBytes, _commits, Changed,
-                        (target, e, reason, content) => _refusals.Refuse(node.Label, Path.GetFileName(target), e, reason, content));
+                        (_, e, reason, content) => _refusals.Refuse(node.Label, node.NameIn(path), e, reason, content));
                     try
                     {
                         errno = doc.Truncate(size);
@@ -251,5 +251,5 @@ public sealed partial class ContextFileSystem
     }
 
     private int Refuse(Node node, string path, int errno, string reason) =>
-        _refusals.Refuse(node.Label, Path.GetFileName(path), errno, reason);
+        _refusals.Refuse(node.Label, node.NameIn(path), errno, reason);
 }

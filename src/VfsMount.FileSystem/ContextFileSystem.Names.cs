@@ -108,7 +108,7 @@ public sealed partial class ContextFileSystem
     /// <summary>Anything a user put in the context beyond chibi's own files.</summary>
     private static bool HasScratch(string contextDir) =>
         new DirectoryInfo(contextDir).EnumerateFileSystemInfos().Any(i =>
-            !PathMap.IsInternal(i.Name) && i.Name != PathMap.TranscriptDirName
+            !InternalNames.IsInternal(StorePlace.ContextTop, i.Name) && i.Name != PathMap.TranscriptDirName
             && !PathMap.IsChibiFile(i.Name));
 
     public int Rename(string from, string to, RenameFlags flags) => Guard(from, () =>
@@ -130,6 +130,8 @@ public sealed partial class ContextFileSystem
         {
             // Directories of .vfs/ move within it, as natively; .vfs/ itself stays.
             if (!source.Vfs || !target.Vfs || source.StorePath == _store.VfsDir || target.StorePath == _store.VfsDir || Reachable(target) is not 0) return Errno.EPERM;
+            if ((flags & RenameFlags.Exchange) != 0 && (source.Kind == NodeKind.Document || target.Kind == NodeKind.Document))
+                return ExchangeWithDocument(source, from, target, to);   // a directory cannot become a document: EINVAL
             errno = PathOps.Rename(source.StorePath!, target.StorePath!, (uint)flags);
             return errno != 0 ? errno : SyncParents(source.StorePath!, target.StorePath!);
         }
@@ -137,25 +139,14 @@ public sealed partial class ContextFileSystem
         if (source.Kind == NodeKind.ReadOnly || target.Kind == NodeKind.ReadOnly) return Refuse(source, from, Errno.EROFS, "transcript/ is read-only");
         if (target.Kind is NodeKind.Invalid or NodeKind.Root) return Errno.EPERM;
         if (target.Context is not null && !_store.ContextExists(target.Context)) return Errno.ENOENT;
-        if ((flags & RenameFlags.Exchange) != 0 && target.Kind == NodeKind.Document) return Errno.EINVAL;
-
+        bool exchange = (flags & RenameFlags.Exchange) != 0;
+        if (exchange && (source.Kind == NodeKind.Document || target.Kind == NodeKind.Document)) return ExchangeWithDocument(source, from, target, to);
         if (target.Kind == NodeKind.Document)
         {
             // rename(scratch, document) is how editors save: a validated commit of the file's content.
-            if (FileStatus.Lstat(source.StorePath!, out var st) != 0) return Errno.ENOENT;
-            if (!st.IsRegular) return Errno.EINVAL;
-            if (st.Size > Limits.MaxDocumentBytes)
-                return _refusals.Refuse(target.Label, Path.GetFileName(to), Errno.EFBIG, $"document over its limit of {Limits.MaxDocumentBytes} bytes");
             if ((flags & RenameFlags.NoReplace) != 0 && FileStatus.Lstat(target.StorePath!, out _) == 0) return Errno.EEXIST;
-            try
-            {
-                DocumentValidator.Validate(target.Format, source.StorePath!);
-            }
-            catch (StoreException e)
-            {
-                return _refusals.Refuse(target.Label, Path.GetFileName(to), e.Errno, e.Message);
-            }
-            using (var file = PosixFile.OpenOrThrow(source.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow)) file.Sync();
+            errno = CheckIncoming(target, to, source.StorePath!);
+            if (errno != 0) return errno;
             lock (_commits.LockOf(target.StorePath!))
             {
                 errno = PathOps.Rename(source.StorePath!, target.StorePath!, 0);
@@ -175,6 +166,61 @@ public sealed partial class ContextFileSystem
         _commits.Committed(source.StorePath!);   // renamed away: as unlink
         return SyncParents(source.StorePath!, target.StorePath!);
     });
+
+    /// <summary>
+    /// RENAME_EXCHANGE with a document (SPEC §3): each name gets the other's file, so a document
+    /// name gets validated content — a commit both ways, or EINVAL with both files as they were.
+    /// </summary>
+    private int ExchangeWithDocument(Node source, string from, Node target, string to)
+    {
+        if (source.Kind == NodeKind.Document && CheckIncoming(source, from, target.StorePath!) is var intoSource and not 0) return intoSource;
+        if (target.Kind == NodeKind.Document && CheckIncoming(target, to, source.StorePath!) is var intoTarget and not 0) return intoTarget;
+        // Both document locks in one order (ordinal), so two exchanges never wait on each other.
+        var locks = new[] { source, target }.Where(n => n.Kind == NodeKind.Document).Select(n => n.StorePath!)
+            .Order(StringComparer.Ordinal).Select(_commits.LockOf).ToArray();
+        foreach (var held in locks) held.Enter();
+        try
+        {
+            int errno = PathOps.Rename(source.StorePath!, target.StorePath!, (uint)RenameFlags.Exchange);
+            if (errno != 0) return errno;
+            foreach (var document in new[] { source, target }.Where(n => n.Kind == NodeKind.Document))
+            {
+                _commits.Committed(document.StorePath!);
+                _store.Counters.Committed(document.Context);
+            }
+        }
+        finally
+        {
+            foreach (var held in locks) held.Exit();
+        }
+        // The kernel swaps the two names itself; each inode keeps its own pages.
+        return SyncParents(source.StorePath!, target.StorePath!);
+    }
+
+    /// <summary>
+    /// Whether the file at incoming may become the document's content by a rename: a regular file
+    /// of one name, within the size limit, whose content the document's format accepts (refused with the reason
+    /// logged otherwise), then fsync'd so the commit is durable once its directory is.
+    /// </summary>
+    private int CheckIncoming(Node document, string documentPath, string incoming)
+    {
+        if (FileStatus.Lstat(incoming, out var st) != 0) return Errno.ENOENT;
+        if (!st.IsRegular) return Refuse(document, documentPath, Errno.EINVAL, "only a regular file can become a document");
+        // Writes through another hard link would change the document unvalidated (as Link refuses).
+        if (st.Links > 1) return Refuse(document, documentPath, Errno.EINVAL, "a file with other hard links cannot become a document");
+        if (st.Size > Limits.MaxDocumentBytes)
+            return Refuse(document, documentPath, Errno.EFBIG, $"document over its limit of {Limits.MaxDocumentBytes} bytes");
+        try
+        {
+            DocumentValidator.Validate(document.Format, incoming);
+        }
+        catch (StoreException e)
+        {
+            return Refuse(document, documentPath, e.Errno, e.Message);
+        }
+        using (var file = PosixFile.OpenOrThrow(incoming, PosixFile.ReadOnly | PosixFile.NoFollow)) file.Sync();
+        return 0;
+    }
 
     private static int SyncParents(string a, string b)
     {

@@ -168,7 +168,7 @@ public sealed partial class ContextFileSystem : IFileSystem
                     // A context made by another program may have no transcript/ yet: list it once it exists.
                     if (FileStatus.Lstat(Path.Combine(node.StorePath!, PathMap.TranscriptDirName), out var tst) == 0 && tst.IsDirectory)
                         entries.Add(new DirEntry(PathMap.TranscriptDirName, FileKind.Directory));
-                    ListStoreDir(node.StorePath!, entries, skip: [.. PathMap.AlwaysListed, PathMap.TranscriptDirName]);
+                    ListStoreDir(path, node.StorePath!, entries, skip: [.. PathMap.AlwaysListed, PathMap.TranscriptDirName]);
                     return 0;
                 case NodeKind.ReadOnly:
                 case NodeKind.Scratch:
@@ -176,7 +176,7 @@ public sealed partial class ContextFileSystem : IFileSystem
                     if (node.Kind != NodeKind.ReadOnly && Reachable(node) is var bad && bad != 0) return bad;
                     if (FileStatus.Lstat(node.StorePath!, out var st) != 0) return Errno.ENOENT;
                     if (!st.IsDirectory) return Errno.ENOTDIR;
-                    ListStoreDir(node.StorePath!, entries, skip: []);
+                    ListStoreDir(path, node.StorePath!, entries, skip: []);
                     return 0;
                 default:
                     return Errno.ENOTDIR;
@@ -188,11 +188,12 @@ public sealed partial class ContextFileSystem : IFileSystem
         }
     }
 
-    private static void ListStoreDir(string dir, List<DirEntry> entries, string[] skip)
+    private static void ListStoreDir(string mountPath, string dir, List<DirEntry> entries, string[] skip)
     {
+        var place = PathMap.PlaceOf(mountPath.Split('/', StringSplitOptions.RemoveEmptyEntries));
         foreach (var info in new DirectoryInfo(dir).EnumerateFileSystemInfos())
         {
-            if (PathMap.IsInternal(info.Name) || skip.Contains(info.Name)) continue;
+            if (InternalNames.IsInternal(place, info.Name) || skip.Contains(info.Name)) continue;
             var kind = info.LinkTarget is not null ? FileKind.Symlink
                 : info is DirectoryInfo ? FileKind.Directory : FileKind.Regular;
             entries.Add(new DirEntry(info.Name, kind));

@@ -29,4 +29,11 @@ public readonly record struct Node(NodeKind Kind, string? Context, string? Store
 
     /// <summary>What a refusal's log line and quarantine name it by: the context, ".vfs", or "" at the top.</summary>
     public string Label => Vfs ? PathMap.VfsName : Context ?? "";
+
+    /// <summary>The rest of its mount path after <see cref="Label"/> ("sub/file" of "/ctx/sub/file"): a refusal names the whole path.</summary>
+    public string NameIn(string mountPath)
+    {
+        string rel = mountPath.TrimStart('/');
+        return Label.Length > 0 && rel.StartsWith(Label + "/", StringComparison.Ordinal) ? rel[(Label.Length + 1)..] : rel;
+    }
 }

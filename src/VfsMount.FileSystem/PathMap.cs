@@ -2,7 +2,6 @@ using VfsMount.Store;
 using VfsMount.Store.Contexts;
 using VfsMount.Store.Documents;
 using VfsMount.Store.Posix;
-using VfsMount.Store.Recovery;
 
 namespace VfsMount.FileSystem;
 
@@ -54,10 +53,10 @@ public sealed class PathMap(ChibiStore store)
         string name = parts[1];
         string storePath = Path.Combine(dir, Path.Combine(parts[1..]));
         string last = parts[^1];
-        if (parts[1] == TranscriptDirName && parts.Length > 1)
-            return new Node(IsInternal(last) ? NodeKind.Hidden : NodeKind.ReadOnly, context, storePath);
-        if (IsInternal(last)) return new Node(NodeKind.Hidden, context, storePath);
-        if (parts.Length > 2) return new Node(NodeKind.Scratch, context, storePath);
+        if (name == TranscriptDirName)
+            return new Node(parts.Length > 2 && InternalNames.IsInternal(PlaceOf(parts[..^1]), last) ? NodeKind.Hidden : NodeKind.ReadOnly, context, storePath);
+        if (parts.Length > 2) return new Node(NodeKind.Scratch, context, storePath);   // a scratch directory: every name the user's
+        if (InternalNames.IsInternal(StorePlace.ContextTop, name)) return new Node(NodeKind.Hidden, context, storePath);
         return name switch
         {
             TranscriptName => new Node(NodeKind.TranscriptLog, context, null),
@@ -75,7 +74,7 @@ public sealed class PathMap(ChibiStore store)
         string storePath = Path.Combine(store.VfsDir, Path.Combine(parts[1..]));
         if (parts.Length == 1) return new Node(NodeKind.VfsDirectory, null, storePath, Vfs: true);
         string last = parts[^1];
-        if (IsInternal(last)) return new Node(NodeKind.Hidden, null, storePath, Vfs: true);
+        if (InternalNames.IsInternal(StorePlace.Vfs, last)) return new Node(NodeKind.Hidden, null, storePath, Vfs: true);
         if (FileStatus.Lstat(storePath, out var st) == 0 && st.IsDirectory) return new Node(NodeKind.VfsDirectory, null, storePath, Vfs: true);
         var format = IsEditorFile(last) ? DocumentFormat.Opaque
             : last.EndsWith(".json", StringComparison.Ordinal) ? DocumentFormat.Json : DocumentFormat.Text;
@@ -101,9 +100,17 @@ public sealed class PathMap(ChibiStore store)
     public static bool IsChibiFile(string name) =>
         Documents.ContainsKey(name) || name is InboxName or TextLogName or "tool_cache";
 
-    /// <summary>Lock files, chibi's and the mount's temp files, the dirty marker.</summary>
-    public static bool IsInternal(string name) =>
-        name is ".lock" or ".inbox.lock" or ".transcript.lock" or ".dirty" or TextLog.LockName
-        || name.StartsWith(AtomicFile.TempPrefix, StringComparison.Ordinal)
-        || StoreCheck.ChibiTempName().IsMatch(name);
+    /// <summary>
+    /// Where a directory of the mount is in the store, for <see cref="InternalNames.IsInternal"/>:
+    /// the parts of its mount path (none for the root).
+    /// </summary>
+    public static StorePlace PlaceOf(ReadOnlySpan<string> parts) => parts switch
+    {
+        [] => StorePlace.Root,
+        [VfsName, ..] => StorePlace.Vfs,
+        [_] => StorePlace.ContextTop,
+        [_, TranscriptDirName] => StorePlace.Transcript,
+        [_, TranscriptDirName, ..] => StorePlace.BelowTranscript,
+        _ => StorePlace.Scratch,
+    };
 }

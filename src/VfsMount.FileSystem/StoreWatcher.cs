@@ -41,7 +41,7 @@ internal sealed class StoreWatcher : IDisposable
         bool isDir = (mask & Inotify.InIsDir) != 0;
         if (dir == _store.Root)
         {
-            if (!PathMap.IsInternal(name) && name != "contexts") _changed("/" + name);
+            if (!InternalNames.IsInternal(StorePlace.Root, name) && name != "contexts") _changed("/" + name);
         }
         else if (dir == _store.ContextsDir)
         {
@@ -57,12 +57,12 @@ internal sealed class StoreWatcher : IDisposable
             // target); a scratch file written in place by another program waits for the timeout.
             bool renamed = (mask & (Inotify.InCreate | Inotify.InDelete | Inotify.InMovedFrom | Inotify.InMovedTo)) != 0;
             bool log = PathMap.AlwaysListed.Contains(name);   // appended (or, the inbox, cleared) in place
-            if ((renamed || log) && !PathMap.IsInternal(name)) _changed($"/{context}/{name}");
+            if ((renamed || log) && !InternalNames.IsInternal(StorePlace.ContextTop, name)) _changed($"/{context}/{name}");
         }
         else if (Path.GetFileName(dir) == PathMap.TranscriptDirName)
         {
             string context = Path.GetFileName(Path.GetDirectoryName(dir)!);
-            if (PathMap.IsInternal(name)) return;
+            if (InternalNames.IsInternal(StorePlace.Transcript, name)) return;
             _changed($"/{context}/{PathMap.TranscriptDirName}/{name}");
             // An append to active.jsonl or a rotation: the one file of every partition changed.
             _changed($"/{context}/{PathMap.TranscriptName}");

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using VfsMount.Store.Documents;
 using VfsMount.Store.Posix;
 using VfsMount.Store.Transcript;
@@ -10,12 +9,8 @@ namespace VfsMount.Store.Recovery;
 /// disagrees with the partition files — and, when asked, mends it (SPEC §3). Mounting runs
 /// the repair before serving; `vfsmount check` runs it on demand.
 /// </summary>
-public static partial class StoreCheck
+public static class StoreCheck
 {
-    /// <summary>chibi's own temp files: the last extension replaced by tmp.&lt;number&gt;.</summary>
-    [GeneratedRegex(@"\.tmp\.\d+$")]
-    public static partial Regex ChibiTempName();
-
     /// <summary>chibi's temp files younger than this may belong to a chibi at work right now (chibi marks them no other way).</summary>
     private static readonly TimeSpan TempGrace = TimeSpan.FromSeconds(60);
 
@@ -32,14 +27,14 @@ public static partial class StoreCheck
             else problems.Add(problem);
         }
 
-        StrayTemps(store.Root, Found);
+        StrayTemps(store.Root, StorePlace.Root, Found);
         foreach (var trash in store.Trash())
             Found($"removed context {trash} is still in the trash", () => { Directory.Delete(trash, recursive: true); return true; });
-        foreach (var dir in RealDirectories(store.VfsDir)) StrayTemps(dir, Found);   // the mount stages .vfs/ documents there
+        foreach (var dir in RealDirectories(store.VfsDir)) StrayTemps(dir, StorePlace.Vfs, Found);   // the mount stages .vfs/ documents there
         foreach (var name in store.ListContexts())
         {
             string dir = store.ContextDir(name);
-            StrayTemps(dir, Found);
+            StrayTemps(dir, StorePlace.ContextTop, Found);
             CheckTranscript(store, name, Found, countEntries);
             CheckTornTail(store, name, store.Inbox(name).Path, store.Inbox(name).LockPath, Found);
         }
@@ -55,8 +50,8 @@ public static partial class StoreCheck
             return;
         }
         if (!IsDirectory(log.Directory)) return;
-        StrayTemps(log.Directory, found);
-        if (IsDirectory(log.PartitionsDir)) StrayTemps(log.PartitionsDir, found);
+        StrayTemps(log.Directory, StorePlace.Transcript, found);
+        if (IsDirectory(log.PartitionsDir)) StrayTemps(log.PartitionsDir, StorePlace.BelowTranscript, found);
 
         var manifest = Manifest.Load(log.ManifestPath);   // throws on a corrupt manifest: reported as an error
         foreach (var orphan in log.Orphans(manifest))
@@ -141,19 +136,20 @@ public static partial class StoreCheck
     /// <summary>
     /// The mount's temp files are deleted when no live writer holds their lock (see
     /// <see cref="AtomicFile.CreateHeldTemp"/>), whatever their age; chibi's, which carry no
-    /// mark, only once older than the grace.
+    /// mark, only once older than the grace. Only their names where they put them: a user's
+    /// `notes.tmp.5` beside the documents, or anything in a scratch directory, is not looked at.
     /// </summary>
-    private static void StrayTemps(string dir, Action<string, Func<bool>?> found)
+    private static void StrayTemps(string dir, StorePlace place, Action<string, Func<bool>?> found)
     {
         foreach (var path in Files(dir))
         {
             string file = Path.GetFileName(path);
-            if (file.StartsWith(AtomicFile.TempPrefix, StringComparison.Ordinal))
+            if (InternalNames.IsMountTemp(file))
             {
                 if (IsHeld(path)) continue;
                 found($"stray temp file {path}", () => DeleteUnheld(path));
             }
-            else if (ChibiTempName().IsMatch(file) && FileStatus.Lstat(path, out var st) == 0
+            else if (InternalNames.IsChibiTemp(place, file) && FileStatus.Lstat(path, out var st) == 0
                      && DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(st.ModifyNs / 1_000_000) >= TempGrace)
                 found($"stray temp file {path}", () => PathOps.Unlink(path) == 0);
         }

@@ -98,7 +98,7 @@ public sealed class ChibiLayoutTests
         (exit, _, err) = m.Sh("printf 'a\\xffb' > .vfs/site/prompt.md");
         Assert.NotEqual(0, exit);
         Assert.Equal("Be brief.\n", File.ReadAllText(m.StorePath("vfs", "site", "prompt.md")));
-        Assert.Contains(m.Log.Split('\n'), l => l.Contains("refused .vfs/registry.json", StringComparison.Ordinal));
+        Assert.Contains(m.Log.Split('\n'), l => l.Contains("refused .vfs/flocks/registry.json", StringComparison.Ordinal));
 
         m.Ok("mkdir -p .vfs/home/work/tasks/later && echo 'call the bank' > .vfs/home/work/tasks/later/bank.task && rm .vfs/home/work/tasks/budget.task");
         Assert.Equal("call the bank\n", File.ReadAllText(m.StorePath("vfs", "home", "work", "tasks", "later", "bank.task")));

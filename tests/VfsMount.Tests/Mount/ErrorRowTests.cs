@@ -112,7 +112,7 @@ public sealed class ErrorRowTests
 
         var lines = LogLines(m)[(before - 1)..];
         Assert.Single(lines, l => l.Contains("demo/context_meta.json", StringComparison.Ordinal) && l.Contains("EINVAL", StringComparison.Ordinal));
-        Assert.Single(lines, l => l.Contains("demo/x", StringComparison.Ordinal) && l.Contains("EROFS", StringComparison.Ordinal));
+        Assert.Single(lines, l => l.Contains("refused demo/transcript/x", StringComparison.Ordinal) && l.Contains("EROFS", StringComparison.Ordinal));
         Assert.Single(lines, l => l.Contains("no way", StringComparison.Ordinal));
         Assert.Single(lines, l => l.Contains("demo2", StringComparison.Ordinal) && l.Contains("anchor", StringComparison.Ordinal));
         Assert.Single(lines, l => l.Contains("demo2", StringComparison.Ordinal) && l.Contains("exists", StringComparison.Ordinal));

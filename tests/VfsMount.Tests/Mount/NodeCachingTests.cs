@@ -168,8 +168,8 @@ public sealed class NodeCachingTests
         m.Ok("ls -lR . >/dev/null && cat demo/summary.md demo/notes.txt demo/transcript.jsonl >/dev/null");
 
         string summary = Ctx(m, "summary.md");
-        File.WriteAllText(summary + ".tmp.1", "theirs\n");
-        File.Move(summary + ".tmp.1", summary, overwrite: true);   // chibi's atomic replace
+        File.WriteAllText(Ctx(m, "summary.tmp.1"), "theirs\n");
+        File.Move(Ctx(m, "summary.tmp.1"), summary, overwrite: true);   // chibi's atomic replace
         File.WriteAllText(Ctx(m, "notes.txt"), "changed in place\n");
         Directory.CreateDirectory(m.StorePath("contexts", "other"));
         var line = """{"id":"7b1c8d8e-4a4c-4a8e-9c1e-1d2f3a4b5c6d","timestamp":1,"from":"them","to":"demo","content":"by chibi","entry_type":"message"}""";

@@ -198,10 +198,10 @@ public sealed class ScratchTests
 
         Assert.NotEqual(0, m.Sh("echo x > demo/transcript/new.jsonl").Exit);
 
-        Assert.Contains(m.Log.Split('\n'), l => l.Contains("demo/new.jsonl", StringComparison.Ordinal) && l.Contains("EROFS", StringComparison.Ordinal));
+        Assert.Contains(m.Log.Split('\n'), l => l.Contains("refused demo/transcript/new.jsonl", StringComparison.Ordinal) && l.Contains("EROFS", StringComparison.Ordinal));
     }
 
-    private static readonly string[] InternalNames = [".lock", ".inbox.lock", ".dirty", "summary.tmp.123", "state.tmp.9"];
+    private static readonly string[] InternalNames = [".lock", ".inbox.lock", ".dirty", "summary.tmp.123", "context_meta.tmp.9", ".lock.tmp.4"];
 
     private static MountedStore StartWithInternals()
     {
@@ -255,7 +255,7 @@ public sealed class ScratchTests
     [Theory]
     [InlineData(".lock")]
     [InlineData(".dirty")]
-    [InlineData("notes.tmp.7")]
+    [InlineData("local.tmp.7")]
     [InlineData(".vfsmount-tmp-summary.md.abc")]
     public void InternalName_CreateAbsent_FailsEpermNothingInStore(string name)
     {

@@ -181,7 +181,7 @@ public sealed class FullDiskTests
         Assert.Equal(0, m.Terminate());
         var strays = Directory.EnumerateFileSystemEntries(m.Store, "*", SearchOption.AllDirectories)
             .Where(p => Path.GetFileName(p).StartsWith(".vfsmount-tmp-", StringComparison.Ordinal)
-                || global::VfsMount.Store.Recovery.StoreCheck.ChibiTempName().IsMatch(Path.GetFileName(p)))
+                || System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(p), @"\.tmp\.\d+$"))
             .ToArray();
         Assert.Empty(strays);
         var check = VfsMount.Tests.Store.Cli.Check(m.Store);

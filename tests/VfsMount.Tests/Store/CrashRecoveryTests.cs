@@ -216,6 +216,35 @@ public sealed class CrashRecoveryTests : IDisposable
     }
 
     [Fact]
+    public void Check_ScratchTempLookalikes_NeverDeleted()
+    {
+        CreateWith();
+        string ctx = _dir.ContextDir(Ctx);
+        Directory.CreateDirectory(Path.Combine(ctx, "dir"));
+        // A user's names shaped like temp files, where chibi and the mount put none of theirs:
+        string[] mine =
+        [
+            Path.Combine(ctx, "notes.tmp.5"),                     // not a stem of chibi's files
+            Path.Combine(ctx, "summary.md.tmp.7"),                // chibi's would be summary.tmp.7
+            Path.Combine(ctx, "dir", "summary.tmp.7"),            // a scratch directory: all the user's
+            Path.Combine(ctx, "dir", ".vfsmount-tmp-x.md.abc"),
+            Path.Combine(_dir.Root, "notes.tmp.5"),
+        ];
+        string chibis = Path.Combine(ctx, "context_meta.tmp.9");
+        foreach (var path in mine.Append(chibis))
+        {
+            File.WriteAllText(path, "x");
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddHours(-1));
+        }
+
+        CheckReportsThenRepairs($"stray temp file {chibis}");
+        Assert.False(File.Exists(chibis));
+        foreach (var path in mine) Assert.True(File.Exists(path), $"{path} was deleted");
+        var report = Cli.Check(_dir.Root, repair: true).Stdout;
+        foreach (var path in mine) Assert.DoesNotContain(path, report);
+    }
+
+    [Fact]
     public void Check_TornInboxTail_Quarantined()
     {
         CreateWith();

@@ -86,5 +86,25 @@ public sealed class InternalNameViewTests : IDisposable
         Assert.Contains(_v.Log.Split('\n'), l => l.Contains($"refused c/{name}", StringComparison.Ordinal) && l.Contains("EPERM", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("notes.tmp.5")]          // beside the documents: not a stem of chibi's files
+    [InlineData("summary.md.tmp.7")]     // chibi's temp of summary.md is summary.tmp.7
+    [InlineData("dir/summary.tmp.7")]    // a scratch directory: every name the user's
+    [InlineData("dir/.lock")]
+    [InlineData("dir/.vfsmount-tmp-x.abc")]
+    public void TempOrLockShaped_WhereTheStorePutsNone_IsScratch(string name)
+    {
+        Assert.Equal(0, _v.Mkdir("/c/dir"));
+        string p = "/c/" + name;
+
+        Assert.Equal(0, _v.Save(p, "mine\n"));
+        Assert.Equal("mine\n", _v.Cat(p));
+        Assert.Contains(Path.GetFileName(name), _v.Ls(Path.GetDirectoryName(p)!));
+        Assert.Equal(0, _v.Fs.Rename(p, p + ".tmp.6", RenameFlags.None));
+        Assert.Equal(0, _v.Fs.Unlink(p + ".tmp.6"));
+        Assert.False(Path.Exists(Stored(name)));
+        Assert.DoesNotContain("refused", _v.Log, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _v.Dispose();
 }

@@ -53,7 +53,7 @@ public sealed class ReadOnlyViewTests : IDisposable
         Assert.Equal(listed, _v.Ls("/c/transcript"));
         Assert.Equal(stored, StoredNames());
         Assert.Equal("mine\n", _v.Cat("/c/x"));
-        Assert.Contains(_v.Log.Split('\n'), l => l.Contains("refused c/new.jsonl", StringComparison.Ordinal) && l.Contains("EROFS", StringComparison.Ordinal));
+        Assert.Contains(_v.Log.Split('\n'), l => l.Contains("refused c/transcript/new.jsonl", StringComparison.Ordinal) && l.Contains("EROFS", StringComparison.Ordinal));
     }
 
     public void Dispose() => _v.Dispose();
