@@ -106,27 +106,23 @@ public sealed partial class ContextFileSystem
     };
 
     /// <summary>
-    /// open(O_CREAT) of a scratch name: only a file this call made is handed to the caller
-    /// (SPEC §2.5); one that appeared meanwhile is opened as it is, as natively.
+    /// open(O_CREAT) of a scratch name, which the kernel sends for a name it found missing: only
+    /// a file this call made is handed to the caller (SPEC §2.5). One that appeared meanwhile is
+    /// ESTALE — the kernel looks again and opens it with its own permission check, which a root
+    /// daemon opening it here would skip.
     /// </summary>
     private static int CreateScratch(string storePath, OpenFlags flags, uint mode, Caller caller, out PosixFile? file)
     {
         int open = ScratchFlags(flags & ~(OpenFlags.Create | OpenFlags.Exclusive)) | PosixFile.NoFollow;
-        while (true)
-        {
-            int errno = PosixFile.Open(storePath, open | PosixFile.Create | PosixFile.Exclusive, mode, out file);
-            if (errno == 0)
-            {
-                errno = Ownership.GiveTo(storePath, caller.Uid, caller.Gid, mode, Ownership.Made.File);
-                if (errno == 0) return 0;
-                file!.Dispose();
-                PathOps.Unlink(storePath);
-                return errno;
-            }
-            if (errno != Errno.EEXIST || (flags & OpenFlags.Exclusive) != 0) return errno;
-            errno = PosixFile.Open(storePath, open, 0, out file);
-            if (errno != Errno.ENOENT) return errno;
-        }
+        int errno = PosixFile.Open(storePath, open | PosixFile.Create | PosixFile.Exclusive, mode, out file);
+        if (errno == Errno.EEXIST) return (flags & OpenFlags.Exclusive) != 0 ? errno : Errno.ESTALE;
+        if (errno != 0) return errno;
+        errno = Ownership.GiveTo(file!, storePath, caller.Uid, caller.Gid, mode);
+        if (errno == 0) return 0;
+        file!.Dispose();
+        file = null;
+        PathOps.Unlink(storePath);
+        return errno;
     }
 
     private static int ScratchFlags(OpenFlags flags)

@@ -255,7 +255,7 @@ public sealed partial class ContextFileSystem
         };
         if (type == 0) return Errno.EINVAL;
         errno = PathOps.Mknod(node.StorePath!, type | (mode & 0xFFF), rdev >> 20, rdev & 0xFFFFF);
-        return Made(node.StorePath!, errno, caller, mode, Ownership.Made.File);
+        return Made(node.StorePath!, errno, caller, mode, Ownership.Made.Special);
     });
 
     /// <summary>
@@ -288,6 +288,9 @@ public sealed partial class ContextFileSystem
     {
         if (errno != 0) return errno;
         errno = Ownership.GiveTo(storePath, caller.Uid, caller.Gid, mode, made);
+        // Something else is at the name now (swapped in since the create): not ours to remove;
+        // ESTALE makes the kernel look the name up again.
+        if (errno == Errno.EAGAIN) return Errno.ESTALE;
         if (errno != 0 && made == Ownership.Made.Directory) PathOps.Rmdir(storePath);
         else if (errno != 0) PathOps.Unlink(storePath);
         return errno;

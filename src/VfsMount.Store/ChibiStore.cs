@@ -175,7 +175,8 @@ public sealed class ChibiStore
         }
         PosixFile.SyncDirectory(ContextsDir);
         CrashPoint.Hit("rmdir-after-trash");
-        Directory.Delete(trash, recursive: true);
+        int removed = PathOps.RemoveTree(trash);
+        if (removed != 0) throw new PosixException(removed, $"remove {trash}");
         StateFile.Update(StatePath, state =>
         {
             int i = StateFile.IndexOf(state, name);

@@ -20,7 +20,7 @@ internal static partial class Libc
     public static readonly int AT_EMPTY_PATH = C.AT_EMPTY_PATH, AT_REMOVEDIR = C.AT_REMOVEDIR;
     public static readonly long RESOLVE_BENEATH = C.RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS = C.RESOLVE_NO_SYMLINKS;
     public static readonly int PATH_MAX = C.PATH_MAX;
-    public static readonly int EINTR = C.EINTR, ENOENT = C.ENOENT, EIO = C.EIO, ENXIO = C.ENXIO, EEXIST = C.EEXIST;
+    public static readonly int EINTR = C.EINTR, ENOENT = C.ENOENT, EIO = C.EIO, ENXIO = C.ENXIO, EEXIST = C.EEXIST, EAGAIN = C.EAGAIN;
     public static readonly int ELOOP = C.ELOOP, EXDEV = C.EXDEV, ENOTDIR = C.ENOTDIR, EISDIR = C.EISDIR;
     public static readonly int EINVAL = C.EINVAL, ENAMETOOLONG = C.ENAMETOOLONG, ENOSYS = C.ENOSYS, EOPNOTSUPP = C.EOPNOTSUPP;
 

@@ -56,7 +56,8 @@ public static class PathOps
     }
 
     /// <summary>An O_PATH descriptor of the entry itself (a symlink stays a symlink).</summary>
-    private static int OpenEntry(string path, out PosixFile? entry)
+    /// <summary>An O_PATH descriptor of the entry itself (beneath the root for a store path). Returns 0 or errno.</summary>
+    public static int OpenEntry(string path, out PosixFile? entry)
     {
         if (StoreRoot.For(path) is { } root) return root.OpenEntry(path, out entry);
         int fd = PosixNative.vfs_openat2(Libc.AT_FDCWD, path, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0, 0);
@@ -102,6 +103,26 @@ public static class PathOps
                 return StoreException.ErrnoOf(e);
             }
         }
+    }
+
+    /// <summary>
+    /// rm -r of a store directory, one name at a time beneath the root: a directory swapped for
+    /// a symlink while this runs is ELOOP (the walk stops), never followed — .NET's recursive
+    /// Directory.Delete reopens each subdirectory by path. Returns 0 or errno.
+    /// </summary>
+    public static int RemoveTree(string directory)
+    {
+        int errno = List(directory, out var names);
+        if (errno != 0) return errno;
+        foreach (string name in names)
+        {
+            string path = Path.Combine(directory, name);
+            HoldPoint.Hit("remove-tree-entry", path);
+            errno = Unlink(path);
+            if (errno == Libc.EISDIR) errno = RemoveTree(path);
+            if (errno != 0 && errno != Libc.ENOENT) return errno;
+        }
+        return Rmdir(directory);
     }
 
     public static int Rename(string from, string to, uint flags)

@@ -225,6 +225,12 @@ public sealed class PosixFile : IDisposable
         return owner.Mode is { } mode ? Retry(() => Libc.FChmod(_fd, mode)) : 0;
     }
 
+    /// <summary>chown of the inode this descriptor holds (also an O_PATH one); uint.MaxValue leaves an id. 0 or errno.</summary>
+    public int ChownEntry(uint uid, uint gid) => Retry(() => LibcPaths.FChownAt(_fd, "", uid, gid, Libc.AT_EMPTY_PATH));
+
+    /// <summary>chmod of the inode this descriptor holds (an O_PATH one too, through /proc/self/fd). 0 or errno.</summary>
+    public int ChmodEntry(uint mode) => Retry(() => LibcPaths.Chmod($"/proc/self/fd/{_fd}", mode));
+
     /// <summary>A file the mount makes on its own takes its directory's owner (SPEC §2.5).</summary>
     public int TakeOwnerOf(in FileStatus directory) => TakeOwner(new FileOwner(directory.Uid, directory.Gid));
 

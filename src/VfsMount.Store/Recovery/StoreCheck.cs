@@ -29,7 +29,7 @@ public static class StoreCheck
 
         StrayTemps(store.Root, StorePlace.Root, Found);
         foreach (var trash in store.Trash())
-            Found($"removed context {trash} is still in the trash", () => { Directory.Delete(trash, recursive: true); return true; });
+            Found($"removed context {trash} is still in the trash", () => PathOps.RemoveTree(trash) == 0);
         foreach (var dir in RealDirectories(store.VfsDir)) StrayTemps(dir, StorePlace.Vfs, Found);   // the mount stages .vfs/ documents there
         foreach (var name in store.ListContexts())
         {
