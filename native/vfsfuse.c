@@ -342,7 +342,8 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     struct vfs_session *s = session_of(req);
     OP_OR_ENOSYS(s, mknod);
     uint32_t kind = type_to_kind(mode);
-    if (kind == UINT32_MAX || kind == VFS_KIND_DIR || kind == VFS_KIND_SYMLINK) { /* mknod(2) refuses these too */
+    if (kind == UINT32_MAX || kind == VFS_KIND_DIR || kind == VFS_KIND_SYMLINK) { /* mknod(2) refuses these too;
+                                                                                      S_IFREG is a plain create */
         fuse_reply_err(req, EINVAL);
         return;
     }

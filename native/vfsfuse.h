@@ -190,7 +190,7 @@ typedef struct vfs_ops {
                        void *dir_ctx);
     int32_t (*releasedir)(void *state, uint64_t fh);
     int32_t (*statfs)(void *state, uint64_t ino, vfs_statfs *out);
-    /* A FIFO, socket or device node: kind VFS_KIND_*, perm 07777 bits with
+    /* A FIFO, socket, device node or (mknod(S_IFREG)) empty regular file: kind VFS_KIND_*, perm 07777 bits with
      * the caller's umask NOT yet applied, rdev VFS_DEV() for devices. */
     int32_t (*mknod)(void *state, const vfs_req *req, uint64_t parent, const char *name, uint32_t kind, uint32_t perm,
                      uint32_t rdev, vfs_entry *out);

@@ -245,6 +245,13 @@ public sealed partial class ContextFileSystem
         var node = _paths.Resolve(path);
         if (node.Kind != NodeKind.Scratch) return NotScratch(node, path);
         if (Reachable(node) is var errno and not 0) return errno;
+        if (kind == FileKind.Regular)
+        {
+            // mknod(S_IFREG), as python's os.mknod: an empty file, created as open(O_CREAT|O_EXCL) would.
+            errno = CreateScratch(node.StorePath!, OpenFlags.Write | OpenFlags.Exclusive, mode, caller, out var file);
+            file?.Dispose();
+            return errno;
+        }
         uint type = kind switch
         {
             FileKind.Fifo => FileStatus.TypeFifo,
@@ -332,8 +339,7 @@ public sealed partial class ContextFileSystem
             case NodeKind.Document:
                 return OnDocumentAndStages(node.StorePath!, apply);
             case NodeKind.TranscriptLog:
-                string active = _store.Transcript(node.Context!).ActivePath;
-                return apply(FileStatus.Lstat(active, out _) == 0 ? active : Path.Combine(_store.ContextDir(node.Context!), PathMap.TranscriptDirName));
+                return _store.Transcript(node.Context!).OwnerFile() is { } file ? apply(file) : noFileYet;
             case NodeKind.InboxLog:
             case NodeKind.TextLog:
                 return FileStatus.Lstat(node.StorePath!, out _) == 0 ? apply(node.StorePath!) : noFileYet;

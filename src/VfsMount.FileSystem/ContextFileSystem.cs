@@ -86,7 +86,9 @@ public sealed partial class ContextFileSystem : IFileSystem
         switch (node.Kind)
         {
             case NodeKind.Root:
-                return Stat(node.StorePath!, out attr);
+                // Contexts are made, renamed and removed in contexts/: the kernel checks those
+                // against its owner and mode, as for chibi.
+                return Stat(_store.ContextsDir, out attr);
             case NodeKind.VfsDirectory:
                 return Reachable(node) is var unreachable and not 0 ? unreachable : Stat(node.StorePath!, out attr);
             case NodeKind.Context:
@@ -101,8 +103,11 @@ public sealed partial class ContextFileSystem : IFileSystem
         {
             case NodeKind.TranscriptLog:
             {
-                long length = _store.Transcript(node.Context!).Measure(out var active);
-                int e = active is { } st ? Fill(st, out attr) : Behind(Path.Combine(_store.ContextDir(node.Context!), PathMap.TranscriptDirName), 0, out attr);
+                var transcript = _store.Transcript(node.Context!);
+                long length = transcript.Measure(out var active);
+                int e = active is { } st ? Fill(st, out attr)
+                    : transcript.OwnerFile() is { } owner && FileStatus.Lstat(owner, out var ost) == 0 ? Fill(ost, out attr)
+                    : Behind(Path.Combine(_store.ContextDir(node.Context!), PathMap.TranscriptDirName), 0, out attr);
                 attr.Size = length;
                 attr.Identity = default;   // the partitions change under one virtual file
                 attr.IsLog = true;

@@ -47,7 +47,9 @@ internal static unsafe partial class Bridge
     private static int Link(void* state, VfsReq* req, ulong ino, ulong newParent, byte* namePtr, VfsEntry* entry) =>
         Serve(state, "link", host =>
         {
-            int r = PathOf(host, ino, out _, out string existing);
+            // The file the kernel checked (its cached node), not whatever its name leads to now.
+            if (host.Nodes.Get(ino) is not { } node) return -Errno.EIO;
+            int r = CurrentPath(host, node, out string existing);
             return r != 0 ? Neg(r) : Make(host, newParent, namePtr, entry, (fs, path) => fs.Link(existing, path));
         });
 
@@ -112,10 +114,13 @@ internal static unsafe partial class Bridge
         {
             if (host.Nodes.Get(ino) is not { } node) return -Errno.EIO;
             ulong? handle = hasFh != 0 ? fh : null;
-            // An open file whose name is gone is reached through its handle alone ("").
+            // An open file whose name is gone is reached through its handle alone (""). By name,
+            // only the file the kernel checked the caller's rights on: a name that leads elsewhere
+            // now is ESTALE (chmod, chown, truncate and utimensat look again).
             string path = host.Nodes.PathOf(node) ?? "";
+            int r = handle is null && node.Id != NodeTable.RootId ? CurrentPath(host, node, out path) : 0;
+            if (r != 0) return Neg(r);
             var fs = host.FileSystem;
-            int r = 0;
             if ((valid & NativeMethods.SetSize) != 0)
                 r = path.Length == 0 && handle is null ? Errno.ENOENT : fs.Truncate(path, handle, size);
             if (r == 0 && (valid & NativeMethods.SetMode) != 0)

@@ -149,6 +149,7 @@ internal static unsafe partial class Bridge
 
     private static FileKind? ViewKind(uint kind) => kind switch
     {
+        NativeMethods.KindReg => FileKind.Regular,
         NativeMethods.KindFifo => FileKind.Fifo,
         NativeMethods.KindSocket => FileKind.Socket,
         NativeMethods.KindChar => FileKind.CharDevice,

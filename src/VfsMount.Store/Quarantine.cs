@@ -57,7 +57,8 @@ public sealed class Quarantine(string directory, long maxBytes = Quarantine.Defa
 
     private static void WriteNew(string path, ReadOnlySpan<byte> content, bool sync)
     {
-        using var file = PosixFile.OpenOrThrow(path, PosixFile.WriteOnly | PosixFile.Create | PosixFile.Exclusive | PosixFile.NoFollow, 0x1A4);
+        // 0600: refused content may come from a private file; only the store's owner reads it back.
+        using var file = PosixFile.OpenOrThrow(path, PosixFile.WriteOnly | PosixFile.Create | PosixFile.Exclusive | PosixFile.NoFollow, 0x180);
         Check(file.WriteAll(content), path);
         if (sync) Check(file.Sync(), path);
     }

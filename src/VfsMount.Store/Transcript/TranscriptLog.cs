@@ -100,13 +100,22 @@ public sealed partial class TranscriptLog
     /// A new active partition is the same log as the one rotated away (SPEC §2.5: owner and mode
     /// survive rotations): it takes the newest partition's, else transcript/'s owner.
     /// </summary>
-    private FileOwner NewActiveOwner()
-    {
-        var newest = Manifest.Load(ManifestPath) is { } manifest ? Manifest.Partitions(manifest).LastOrDefault() : null;
-        return newest is not null && FileStatus.Lstat(Path.Combine(Directory, newest.File), out var st) == 0 && st.IsRegular
+    private FileOwner NewActiveOwner() =>
+        NewestPartition() is { } newest && FileStatus.Lstat(newest, out var st) == 0 && st.IsRegular
             ? new FileOwner(st.Uid, st.Gid, st.Permissions)
             : FileOwner.For(ActivePath);
-    }
+
+    /// <summary>
+    /// The file whose owner and mode the log has (SPEC §2.5): the active partition, or between a
+    /// rotation and the next append the newest partition, which the next active copies; null
+    /// when neither exists.
+    /// </summary>
+    public string? OwnerFile() =>
+        FileStatus.Lstat(ActivePath, out _) == 0 ? ActivePath : NewestPartition() is { } p && FileStatus.Lstat(p, out _) == 0 ? p : null;
+
+    private string? NewestPartition() =>
+        Manifest.Load(ManifestPath) is { } manifest && Manifest.Partitions(manifest).LastOrDefault() is { } newest
+            ? Path.Combine(Directory, newest.File) : null;
 
     /// <summary>
     /// As chibi before its first append or rotation of a legacy context, under the transcript

@@ -177,6 +177,14 @@ public sealed class PermissionTests
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(ctx, "transcript", "partitions"), "*.jsonl"));
         Assert.Equal($"{Nobody}:{Nobody}:600", StoreStat("transcript/active.jsonl"));
         Assert.Equal($"{Nobody}:{Nobody}:600", m.Ok("stat -c %u:%g:%a c/transcript.jsonl").Trim());
+        // Right after a rotation there is no active partition: the log is its newest partition,
+        // which the next active copies — never transcript/ itself.
+        m.Ok("echo '{\"role\":\"user\",\"content\":\"r\"}' >> c/transcript.jsonl");
+        m.Ok("chmod 640 c/transcript.jsonl");
+        Assert.Equal($"{Nobody}:{Nobody}:640", m.Ok("stat -c %u:%g:%a c/transcript.jsonl").Trim());
+        Assert.Equal("755", Shell.Run("stat", ["-c", "%a", "transcript"], ctx, 10).Out.Trim());
+        m.Ok("echo '{\"role\":\"user\",\"content\":\"s\"}' >> c/transcript.jsonl");
+        Assert.Equal($"{Nobody}:{Nobody}:640", StoreStat("transcript/active.jsonl"));
     }
 
     [Fact]

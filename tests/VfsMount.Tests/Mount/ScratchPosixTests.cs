@@ -75,6 +75,15 @@ public sealed class ScratchPosixTests
     }
 
     [Fact]
+    public void Mknod_OfARegularFile_MakesAnEmptyFile()
+    {
+        using var m = StartWithContext();
+        var (exit, stdout, err) = m.Python("os.mknod(MNT + '/c/empty', 0o640 | 0o100000); print(oct(os.stat(MNT + '/c/empty').st_mode))");
+        Assert.True(exit == 0, err + m.Log);
+        Assert.Equal("0o100640", stdout.Trim());
+    }
+
+    [Fact]
     public void TarExtract_WithHardLinks_Succeeds()
     {
         using var m = StartWithContext();

@@ -86,7 +86,8 @@ public sealed class StatusTests
         Assert.StartsWith(DateTime.UtcNow.ToString("yyyyMMdd'T'", System.Globalization.CultureInfo.InvariantCulture), name, StringComparison.Ordinal);
         Assert.EndsWith("-work-transcript.jsonl", name, StringComparison.Ordinal);
         Assert.Equal("{\"content\": broken\n", m.Ok($"cat .vfsmount/quarantine/{name}"));
-        Assert.Equal("-r--r--r--", m.Ok($"stat -c %A .vfsmount/quarantine/{name}").Trim());
+        // Read-only, and the store owner's alone: refused content may come from a private file (SPEC §2.5).
+        Assert.Equal("-r--------", m.Ok($"stat -c %A .vfsmount/quarantine/{name}").Trim());
         Assert.Contains(ViewProbe.Ls(m, "."), n => n == ".vfsmount");
         Assert.Equal(["quarantine", "status.json"], ViewProbe.Ls(m, ".vfsmount").Order(StringComparer.Ordinal));
     }
