@@ -54,7 +54,10 @@ public sealed partial class ContextFileSystem
             case NodeKind.Invalid when path.Count(c => c == '/') == 1:
                 _store.CreateContext(Path.GetFileName(path), WorkingDirectoryOf(caller));   // EINVAL / ENAMETOOLONG / EEXIST from the store
                 RegistryChanged();
-                return Ownership.GiveTreeTo(_store.ContextDir(Path.GetFileName(path)), caller.Uid, caller.Gid);
+                // The directory as mkdir(2) would make it: the requested mode (umask applied), the caller's.
+                string contextDir = _store.ContextDir(Path.GetFileName(path));
+                int chmodded = PathOps.Chmod(contextDir, mode & 0x3FF);
+                return chmodded != 0 ? chmodded : Ownership.GiveTreeTo(contextDir, caller.Uid, caller.Gid);
             case NodeKind.Scratch:
             case NodeKind.Document when node.Vfs:   // .vfs/: directories are ordinary
                 if (Reachable(node) is var errno and not 0) return errno;
@@ -68,7 +71,7 @@ public sealed partial class ContextFileSystem
         }
     });
 
-    public int Rmdir(string path) => Guard(path, () =>
+    public int Rmdir(string path, Caller caller = default) => Guard(path, () =>
     {
         var node = Existing(path, out int errno);
         if (errno != 0) return errno;
@@ -76,6 +79,10 @@ public sealed partial class ContextFileSystem
         {
             case NodeKind.Context:
                 if (HasScratch(node.StorePath!)) return Refuse(node, path, Errno.ENOTEMPTY, "the context holds scratch files");
+                // The kernel checked contexts/ only; the context's own files go too, as rm -r's would.
+                foreach (string dir in new[] { node.StorePath!, Path.Combine(node.StorePath!, PathMap.TranscriptDirName) })
+                    if (FileStatus.Lstat(dir, out var dst) == 0 && !Access.MayWrite(dst, caller.Uid, caller.Gid, caller.Pid))
+                        return Refuse(node, path, Errno.EACCES, $"no write permission on {Path.GetRelativePath(_store.ContextsDir, dir)}");
                 _store.RemoveContext(node.Context!);   // ENOTEMPTY when the transcript has entries beyond its anchor
                 RegistryChanged();
                 return 0;

@@ -34,7 +34,8 @@ public interface IFileSystem
     /// The caller's working directory goes into a new context's registry record (chibi 0.10's cwd).
     /// </summary>
     int Mkdir(string path, uint mode, Caller caller);
-    int Rmdir(string path);
+    /// <summary>Caller: for a context, whose directory's files go with it (default: root).</summary>
+    int Rmdir(string path, Caller caller = default);
     int Rename(string from, string to, RenameFlags flags);
     int Symlink(string target, string linkPath, Caller caller);
 

@@ -128,7 +128,7 @@ public sealed partial class StatusView(ContextFileSystem view, string mountPoint
     public int Truncate(string path, ulong? handle, long size) => IsOwn(path) ? ReadOnly(path) : view.Truncate(path, handle, size);
     public int Unlink(string path) => IsOwn(path) ? ReadOnly(path) : view.Unlink(path);
     public int Mkdir(string path, uint mode, Caller caller) => IsOwn(path) ? ReadOnly(path) : view.Mkdir(path, mode, caller);
-    public int Rmdir(string path) => IsOwn(path) ? ReadOnly(path) : view.Rmdir(path);
+    public int Rmdir(string path, Caller caller = default) => IsOwn(path) ? ReadOnly(path) : view.Rmdir(path, caller);
 
     public int Rename(string from, string to, RenameFlags flags) =>
         IsOwn(from) ? ReadOnly(from) : IsOwn(to) ? ReadOnly(to) : view.Rename(from, to, flags);

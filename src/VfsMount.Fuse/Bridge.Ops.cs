@@ -67,7 +67,7 @@ internal static unsafe partial class Bridge
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Rmdir(void* state, VfsReq* req, ulong parent, byte* namePtr) =>
-        Serve(state, "rmdir", host => Remove(host, parent, namePtr, static (fs, path) => fs.Rmdir(path)));
+        Serve(state, "rmdir", host => Remove(host, parent, namePtr, (fs, path) => fs.Rmdir(path, CallerOf(req))));
 
     /// <summary>unlink and rmdir: on success the node behind the name has no path any more.</summary>
     private static int Remove(FuseHost host, ulong parent, byte* namePtr, Func<IFileSystem, string, int> remove)

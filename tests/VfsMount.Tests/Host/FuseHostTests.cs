@@ -676,7 +676,7 @@ public sealed class FuseHostTests
             }
         }
 
-        public int Rmdir(string path)
+        public int Rmdir(string path, Caller caller = default)
         {
             lock (_lock)
             {

@@ -37,6 +37,7 @@ public sealed class PermissionTests
             elif op == "chown": os.chown(a, int(b), -1)
             elif op == "chgrp": os.chown(a, -1, int(b))
             elif op == "mkdir": os.mkdir(a)
+            elif op == "rmdir": os.rmdir(a)
             elif op == "truncate": os.truncate(a, 0)
             elif op == "utime": os.utime(a, (0, 0))
             elif op == "touch": os.utime(a, None)
@@ -143,6 +144,27 @@ public sealed class PermissionTests
         Assert.Equal(expect, Shell.Run("bash", ["-c", "echo $(stat -c %u:%g:%a f) $(stat -c %u:%g:%a d) $(stat -c %u:%g l) $(stat -c %u:%g:%a p)"], d, 30).Out.Trim());
         // The creator may reopen what it made in a 1777 directory (everything root-owned broke this).
         Assert.Equal(0, Shell.Run("setpriv", [$"--reuid={Nobody}", $"--regid={Nobody}", "--clear-groups", "bash", "-c", "echo more >> c/open/f"], m.Mnt, 30).Exit);
+    }
+
+    [Fact]
+    public void Contexts_MadeWithTheCallersMode_RemovedOnlyByWhoMayWriteThem()
+    {
+        using var m = StartShared();
+        m.Ok("umask 077 && mkdir mine");
+        Assert.Equal("700", Shell.Run("stat", ["-c", "%a", "mine"], m.StorePath("contexts"), 10).Out.Trim());
+        // contexts/ writable by all (no sticky bit): the kernel lets nobody at the names, but a
+        // context's files are root's, which nobody may not delete natively either.
+        m.Ok("mkdir theirs");
+        Shell.Run("chmod", ["777", m.StorePath("contexts")], "/", 10);
+        Thread.Sleep(1200);   // the root's cached attributes
+        Assert.Equal("EACCES", AsNobody("rmdir", Path.Combine(m.Mnt, "theirs")));
+        Assert.True(Directory.Exists(m.StorePath("contexts", "theirs")));
+        // ... and a context nobody made is nobody's to remove.
+        var (exit, _, err) = Shell.Run("setpriv", [$"--reuid={Nobody}", $"--regid={Nobody}", "--clear-groups", "mkdir", "own"], m.Mnt, 30);
+        Assert.True(exit == 0, err + m.Log);
+        Assert.Equal($"{Nobody}:{Nobody}", Shell.Run("stat", ["-c", "%u:%g", "own", "own/transcript/active.jsonl"], m.StorePath("contexts"), 10).Out.Split('\n')[0]);
+        Assert.Equal("OK", AsNobody("rmdir", Path.Combine(m.Mnt, "own")));
+        Assert.False(Directory.Exists(m.StorePath("contexts", "own")));
     }
 
     [Fact]
