@@ -56,7 +56,8 @@ public sealed partial class ContextFileSystem
                 RegistryChanged();
                 // The directory as mkdir(2) would make it: the requested mode (umask applied), the caller's.
                 string contextDir = _store.ContextDir(Path.GetFileName(path));
-                int chmodded = PathOps.Chmod(contextDir, mode & 0x3FF);
+                int chmodded = FileStatus.Lstat(contextDir, out var made) != 0 ? Errno.ENOENT
+                    : PathOps.Chmod(contextDir, (mode & 0x3FF) | (made.Mode & 0x400));   // set-gid stays, as mkdir(2) under a set-gid contexts/ keeps it
                 return chmodded != 0 ? chmodded : Ownership.GiveTreeTo(contextDir, caller.Uid, caller.Gid);
             case NodeKind.Scratch:
             case NodeKind.Document when node.Vfs:   // .vfs/: directories are ordinary
@@ -373,7 +374,8 @@ public sealed partial class ContextFileSystem
         int errno = committed ? apply(storePath) : Errno.ENOENT;
         foreach (var staged in _commits.StagesOf(storePath))
         {
-            int e = apply(staged.StagePath);
+            int e;
+            lock (staged) e = apply(staged.StagePath);   // a write holding it may restage to a new path meanwhile
             if (!committed && errno != 0) errno = e;
         }
         return errno;

@@ -87,6 +87,8 @@ public static class Ownership
     public static int GiveTreeTo(string directory, uint uid, uint gid)
     {
         if (uid == DaemonUid && gid == DaemonGid || DaemonUid != 0) return 0;
+        // Under a set-gid contexts/, its group, as mkdir(2) there would give.
+        if (FileStatus.Lstat(Path.GetDirectoryName(directory)!, out var parent) == 0 && (parent.Mode & SetGid) != 0) gid = parent.Gid;
         // Deepest first, the context directory last: until it is the caller's, the caller cannot
         // put anything in it for root to chown.
         foreach (var entry in new DirectoryInfo(directory).EnumerateFileSystemInfos("*", SearchOption.AllDirectories)

@@ -174,6 +174,12 @@ public sealed class PermissionTests
         m.Ok($"mkdir c && mkdir c/team && chgrp {Nobody} c/team && chmod 2777 c/team");
         m.Ok("cd c/team && touch f && mkdir d");
         Assert.Equal($"0:{Nobody} 0:{Nobody}:2755", m.Ok("cd c/team && echo $(stat -c %u:%g f) $(stat -c %u:%g:%a d)").Trim());
+        // A context made by another user under a set-gid contexts/: that group, the bit kept.
+        Shell.Run("bash", ["-c", $"chgrp 1234 {m.StorePath("contexts")} && chmod 2777 {m.StorePath("contexts")}"], "/", 10);
+        Thread.Sleep(1200);   // the root's cached attributes
+        var (exit, _, err) = Shell.Run("setpriv", [$"--reuid={Nobody}", $"--regid={Nobody}", "--clear-groups", "bash", "-c", "umask 022 && mkdir shared"], m.Mnt, 30);
+        Assert.True(exit == 0, err + m.Log);
+        Assert.Equal($"{Nobody}:1234:2755", Shell.Run("stat", ["-c", "%u:%g:%a", "shared"], m.StorePath("contexts"), 10).Out.Trim());
     }
 
     [Fact]
