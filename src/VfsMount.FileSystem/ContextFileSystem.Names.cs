@@ -260,16 +260,8 @@ public sealed partial class ContextFileSystem
             file?.Dispose();
             return errno;
         }
-        uint type = kind switch
-        {
-            FileKind.Fifo => FileStatus.TypeFifo,
-            FileKind.Socket => FileStatus.TypeSocket,
-            FileKind.CharDevice => FileStatus.TypeCharDevice,
-            FileKind.BlockDevice => FileStatus.TypeBlockDevice,
-            _ => 0,
-        };
-        if (type == 0) return Errno.EINVAL;
-        errno = PathOps.Mknod(node.StorePath!, type | (mode & 0xFFF), rdev >> 20, rdev & 0xFFFFF);
+        if (kind is FileKind.Directory or FileKind.Symlink) return Errno.EINVAL;   // as mknod(2)
+        errno = PathOps.Mknod(node.StorePath!, TypeOf(kind) | (mode & 0xFFF), rdev >> 20, rdev & 0xFFFFF);
         return Made(node.StorePath!, errno, caller, mode, Ownership.Made.Special);
     });
 
@@ -327,7 +319,7 @@ public sealed partial class ContextFileSystem
     }
 
     public int Chmod(string path, uint mode) => Guard(path, () =>
-        OnBackingFile(path, p => FileStatus.Lstat(p, out var st) == 0 && st.IsSymlink ? Errno.EOPNOTSUPP : PathOps.Chmod(p, mode & 0xFFF)));
+        OnBackingFile(path, p => PathOps.Chmod(p, mode & 0xFFF)));   // a symlink: EOPNOTSUPP, from PathOps
 
     public int Chown(string path, uint? uid, uint? gid) => Guard(path, () =>
         OnBackingFile(path, p => PathOps.LChown(p, uid ?? Ownership.Unchanged, gid ?? Ownership.Unchanged)));

@@ -270,16 +270,21 @@ public sealed partial class ContextFileSystem : IFileSystem
         return 0;
     }
 
-    internal static FileKind KindOf(in FileStatus st) => st.Type switch
+    /// <summary>The store's file types and the view's kinds, both ways.</summary>
+    private static readonly (FileKind Kind, uint Type)[] Types =
+    [
+        (FileKind.Regular, FileStatus.TypeRegular), (FileKind.Directory, FileStatus.TypeDirectory),
+        (FileKind.Symlink, FileStatus.TypeSymlink), (FileKind.Fifo, FileStatus.TypeFifo), (FileKind.Socket, FileStatus.TypeSocket),
+        (FileKind.CharDevice, FileStatus.TypeCharDevice), (FileKind.BlockDevice, FileStatus.TypeBlockDevice),
+    ];
+
+    internal static FileKind KindOf(in FileStatus st)
     {
-        FileStatus.TypeDirectory => FileKind.Directory,
-        FileStatus.TypeSymlink => FileKind.Symlink,
-        FileStatus.TypeFifo => FileKind.Fifo,
-        FileStatus.TypeSocket => FileKind.Socket,
-        FileStatus.TypeCharDevice => FileKind.CharDevice,
-        FileStatus.TypeBlockDevice => FileKind.BlockDevice,
-        _ => FileKind.Regular,
-    };
+        uint type = st.Type;
+        return Array.Find(Types, t => t.Type == type) is { Type: not 0 } found ? found.Kind : FileKind.Regular;
+    }
+
+    private static uint TypeOf(FileKind kind) => Array.Find(Types, t => t.Kind == kind).Type;
 
     /// <summary>
     /// A virtual file with nothing behind it yet presents the owner of the directory it would be

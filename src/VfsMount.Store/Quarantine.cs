@@ -29,8 +29,6 @@ public sealed class Quarantine(string directory, long maxBytes = Quarantine.Defa
             string path = Path.Combine(Directory, name);
             WriteNew(path, content, sync: true);
             WriteNew(path + ".reason", Encoding.UTF8.GetBytes(reason + "\n"), sync: false);   // no BOM: a person reads it with cat
-            Ownership.TakeParentsOwner(path);
-            Ownership.TakeParentsOwner(path + ".reason");
             counters?.Quarantined(context, content.Length);
             Trim();
             return path;
@@ -58,7 +56,9 @@ public sealed class Quarantine(string directory, long maxBytes = Quarantine.Defa
     private static void WriteNew(string path, ReadOnlySpan<byte> content, bool sync)
     {
         // 0600: refused content may come from a private file; only the store's owner reads it back.
+        var owner = FileOwner.For(path) with { Mode = 0x180 };
         using var file = PosixFile.OpenOrThrow(path, PosixFile.WriteOnly | PosixFile.Create | PosixFile.Exclusive | PosixFile.NoFollow, 0x180);
+        Check(file.TakeOwner(owner), path);
         Check(file.WriteAll(content), path);
         if (sync) Check(file.Sync(), path);
     }

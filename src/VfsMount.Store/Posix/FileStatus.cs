@@ -14,6 +14,9 @@ public readonly record struct FileStatus(
     public bool IsDirectory => (Mode & TypeMask) == TypeDirectory;
     public bool IsRegular => (Mode & TypeMask) == TypeRegular;
     public bool IsSymlink => (Mode & TypeMask) == TypeSymlink;
+
+    /// <summary>A set-gid directory: what is made in it takes its group (and, a directory, the bit).</summary>
+    public bool IsSetGid => (Mode & 0x400) != 0;
     public uint Permissions => Mode & 0xFFF;
 
     /// <summary>

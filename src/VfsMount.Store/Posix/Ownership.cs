@@ -61,7 +61,7 @@ public static class Ownership
             // create gave it already.
             int errno = FileStatus.Lstat(Path.GetDirectoryName(path)!, out var dir);
             if (errno != 0) return errno;
-            bool inherited = (dir.Mode & SetGid) != 0;
+            bool inherited = dir.IsSetGid;
             errno = entry.ChownEntry(uid, inherited ? Unchanged : gid);
             if (errno != 0) return errno;
         }
@@ -88,16 +88,10 @@ public static class Ownership
     {
         if (uid == DaemonUid && gid == DaemonGid || DaemonUid != 0) return 0;
         // Under a set-gid contexts/, its group, as mkdir(2) there would give.
-        if (FileStatus.Lstat(Path.GetDirectoryName(directory)!, out var parent) == 0 && (parent.Mode & SetGid) != 0) gid = parent.Gid;
+        if (FileStatus.Lstat(Path.GetDirectoryName(directory)!, out var parent) == 0 && parent.IsSetGid) gid = parent.Gid;
         // Deepest first, the context directory last: until it is the caller's, the caller cannot
         // put anything in it for root to chown.
-        foreach (var entry in new DirectoryInfo(directory).EnumerateFileSystemInfos("*", SearchOption.AllDirectories)
-                     .OrderByDescending(e => e.FullName.Length).Append(new DirectoryInfo(directory)))
-        {
-            int errno = PathOps.LChown(entry.FullName, uid, gid);
-            if (errno != 0) return errno;
-        }
-        return 0;
+        return PathOps.PostOrder(directory, (path, _) => PathOps.LChown(path, uid, gid));
     }
 
     private static uint ReadUmask()

@@ -106,24 +106,29 @@ public static class PathOps
     }
 
     /// <summary>
-    /// rm -r of a store directory, one name at a time beneath the root: a directory swapped for
-    /// a symlink while this runs is ELOOP (the walk stops), never followed — .NET's recursive
-    /// Directory.Delete reopens each subdirectory by path. Returns 0 or errno.
+    /// Visits every entry under a store directory, each directory's entries before it and the
+    /// directory itself last, one name at a time beneath the root: a directory swapped for a
+    /// symlink meanwhile is visited as the symlink, or ELOOP — never followed (.NET's recursive
+    /// enumerations and Directory.Delete reopen subdirectories by path). Stops at the first errno.
     /// </summary>
-    public static int RemoveTree(string directory)
+    public static int PostOrder(string directory, Func<string, bool, int> visit)
     {
         int errno = List(directory, out var names);
         if (errno != 0) return errno;
         foreach (string name in names)
         {
             string path = Path.Combine(directory, name);
-            HoldPoint.Hit("remove-tree-entry", path);
-            errno = Unlink(path);
-            if (errno == Libc.EISDIR) errno = RemoveTree(path);
+            HoldPoint.Hit("walk-entry", path);
+            errno = FileStatus.Lstat(path, out var st);
+            if (errno == 0) errno = st.IsDirectory ? PostOrder(path, visit) : visit(path, false);
             if (errno != 0 && errno != Libc.ENOENT) return errno;
         }
-        return Rmdir(directory);
+        return visit(directory, true);
     }
+
+    /// <summary>rm -r of a store directory (see <see cref="PostOrder"/>). Returns 0 or errno.</summary>
+    public static int RemoveTree(string directory) =>
+        PostOrder(directory, (path, isDirectory) => isDirectory ? Rmdir(path) : Unlink(path));
 
     public static int Rename(string from, string to, uint flags)
     {

@@ -217,7 +217,7 @@ public sealed class PosixFile : IDisposable
     /// </summary>
     public int TakeOwner(FileOwner owner)
     {
-        if (Libc.GetEuid() == 0 && Status(out var st) == 0 && (st.Uid != owner.Uid || st.Gid != owner.Gid))
+        if (Ownership.DaemonUid == 0 && Status(out var st) == 0 && (st.Uid != owner.Uid || st.Gid != owner.Gid))
         {
             int errno = Retry(() => Libc.FChown(_fd, owner.Uid, owner.Gid));
             if (errno != 0) return errno;
@@ -230,9 +230,6 @@ public sealed class PosixFile : IDisposable
 
     /// <summary>chmod of the inode this descriptor holds (an O_PATH one too, through /proc/self/fd). 0 or errno.</summary>
     public int ChmodEntry(uint mode) => Retry(() => LibcPaths.Chmod($"/proc/self/fd/{_fd}", mode));
-
-    /// <summary>A file the mount makes on its own takes its directory's owner (SPEC §2.5).</summary>
-    public int TakeOwnerOf(in FileStatus directory) => TakeOwner(new FileOwner(directory.Uid, directory.Gid));
 
     private static int Retry(Func<int> call)
     {
@@ -272,7 +269,7 @@ public readonly record struct FileOwner(uint Uid, uint Gid, uint? Mode = null)
         if (FileStatus.Lstat(target, out var st) == 0 && st.IsRegular) return new FileOwner(st.Uid, st.Gid, st.Permissions);
         FileStatus.Lstat(Path.GetDirectoryName(target)!, out var dir);
         var owner = forNew ?? new FileOwner(dir.Uid, dir.Gid, 0x1A4);
-        return (dir.Mode & 0x400) != 0 ? owner with { Gid = dir.Gid } : owner;
+        return dir.IsSetGid ? owner with { Gid = dir.Gid } : owner;
     }
 }
 

@@ -20,12 +20,14 @@ public static class DirtyMarker
     {
         string path = Path.Combine(contextDir, Name);
         if (FileStatus.Lstat(path, out _) == 0) return;
+        var owner = FileOwner.For(path);   // its directory's owner (SPEC §2.5), asked before the file exists
         int errno = PosixFile.Open(path, PosixFile.WriteOnly | PosixFile.Create | PosixFile.Exclusive | PosixFile.NoFollow, 0x1A4, out var file);
         if (errno == 17) return;   // EEXIST: chibi or another appender was quicker
         if (errno != 0) throw new PosixException(errno, path);
         using (file)
         {
-            if (FileStatus.Lstat(contextDir, out var dir) == 0) file!.TakeOwnerOf(dir);
+            errno = file!.TakeOwner(owner);
+            if (errno != 0) throw new PosixException(errno, $"chown {path}");
         }
         errno = PosixFile.SyncDirectory(contextDir);
         if (errno != 0) throw new PosixException(errno, contextDir);

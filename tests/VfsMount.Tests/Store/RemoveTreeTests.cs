@@ -24,7 +24,7 @@ public sealed class RemoveTreeTests
             Directory.CreateDirectory(Path.Combine(tree, "sub"));
             File.WriteAllText(Path.Combine(tree, "sub", "f"), "x");
 
-            using var hold = HoldPoint.Arm("remove-tree-entry", Path.Combine(tree, "sub"));
+            using var hold = HoldPoint.Arm("walk-entry", Path.Combine(tree, "sub"));
             var remove = Task.Run(() => PathOps.RemoveTree(tree));
             Assert.True(hold.WaitReached(TimeSpan.FromSeconds(10)));
             Directory.Delete(Path.Combine(tree, "sub"), recursive: true);

@@ -14,37 +14,27 @@ public sealed class DocumentHandleRaceTests
     [Fact]
     public async Task Read_WhileAWriteRestages_ReadsACopyNotAClosedDescriptor()
     {
-        string root = Directory.CreateTempSubdirectory("vfsmount-view-").FullName;
-        try
-        {
-            var store = new ChibiStore(Path.Combine(root, "store"));
-            var fs = new ContextFileSystem(store, new StringWriter());
-            var caller = new Caller(0, 0, Environment.ProcessId);
-            Assert.Equal(0, fs.Mkdir("/x", 0x1ED, caller));
-            Assert.Equal(0, fs.Create("/x/summary.md", 0x1A4, OpenFlags.ReadWrite, caller, out var opened));
-            ulong h = opened.Handle;
-            byte[] line = "# one\n"u8.ToArray();
-            Assert.Equal(0, fs.Write(h, line, 0, out _));
-            Assert.Equal(0, fs.Fsync(h, false));   // committed by rename: the next write restages
+        using var v = new ViewFixture();
+        Assert.Equal(0, v.Mkdir("/x"));
+        ulong h = v.Created("/x/summary.md", OpenFlags.ReadWrite);
+        var fs = v.Fs;
+        byte[] line = "# one\n"u8.ToArray();
+        Assert.Equal(0, fs.Write(h, line, 0, out _));
+        Assert.Equal(0, fs.Fsync(h, false));   // committed by rename: the next write restages
 
-            using var hold = HoldPoint.Arm("document-restage", store.Root);
-            var write = Task.Run(() => fs.Write(h, line, 0, out _));
-            Assert.True(hold.WaitReached(TimeSpan.FromSeconds(10)), "the write did not restage");
-            var read = Task.Run(() =>
-            {
-                var buffer = new byte[64];
-                int r = fs.Read(h, buffer, 0, out int n);
-                return (r, Text: System.Text.Encoding.UTF8.GetString(buffer, 0, n));
-            });
-            await Task.WhenAny(read, Task.Delay(300));   // old code: answered at once, from the disposed copy
-            hold.Release();
-            Assert.Equal(0, await write.WaitAsync(TimeSpan.FromSeconds(10)));
-            Assert.Equal((0, "# one\n"), await read.WaitAsync(TimeSpan.FromSeconds(10)));
-            Assert.Equal(0, fs.Release(h));
-        }
-        finally
+        using var hold = HoldPoint.Arm("document-restage", v.Store.Root);
+        var write = Task.Run(() => fs.Write(h, line, 0, out _));
+        Assert.True(hold.WaitReached(TimeSpan.FromSeconds(10)), "the write did not restage");
+        var read = Task.Run(() =>
         {
-            Directory.Delete(root, recursive: true);
-        }
+            var buffer = new byte[64];
+            int r = fs.Read(h, buffer, 0, out int n);
+            return (r, Text: System.Text.Encoding.UTF8.GetString(buffer, 0, n));
+        });
+        await Task.WhenAny(read, Task.Delay(300));   // old code: answered at once, from the disposed copy
+        hold.Release();
+        Assert.Equal(0, await write.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal((0, "# one\n"), await read.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(0, fs.Release(h));
     }
 }
