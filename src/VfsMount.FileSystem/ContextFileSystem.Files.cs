@@ -1,5 +1,5 @@
 using VfsMount.FileSystem.Handles;
-using VfsMount.Store.Posix;
+using VfsMount.FileSystem.Nodes;
 
 namespace VfsMount.FileSystem;
 
@@ -17,123 +17,21 @@ public sealed partial class ContextFileSystem
         try
         {
             var node = Existing(path, out int errno);
-            if (node.Kind == NodeKind.Hidden && create) return Refuse(node, path, Errno.EPERM, "internal files of the store cannot be created");
+            // An internal name says itself why it cannot be created; otherwise only what can be used opens.
+            if (errno != 0 && !(create && node is InternalNode)) return errno;
+            if (node is not IOpen open)
+                return (flags & (OpenFlags.Write | OpenFlags.ReadWrite)) != 0 ? Errno.EISDIR : Errno.EPERM;
+            errno = open.Open(flags, mode, caller, create, out var opened);
             if (errno != 0) return errno;
-            bool writing = (flags & (OpenFlags.Write | OpenFlags.ReadWrite)) != 0;
-            bool exclusive = create && (flags & OpenFlags.Exclusive) != 0;
-            Handle handle;
-            bool directIo;
-            switch (node.Kind)
-            {
-                case NodeKind.Root:
-                case NodeKind.Context:
-                case NodeKind.VfsDirectory:
-                    return writing ? Errno.EISDIR : Errno.EPERM;
-                case NodeKind.Invalid:
-                    return create ? Refuse(node, path, Errno.EPERM, "only contexts and state.json live at the top") : Errno.ENOENT;
-                case NodeKind.TranscriptLog:
-                case NodeKind.InboxLog:
-                case NodeKind.TextLog:
-                    if (exclusive) return Errno.EEXIST;
-                    if ((flags & OpenFlags.Truncate) != 0 && writing) return Refuse(node, path, Errno.EPERM, "logs cannot be truncated");
-                    handle = new LogHandle(LogTargetOf(node), (flags & OpenFlags.Append) != 0, UserNames.Of(caller.Uid), _refusals, Limits.MaxLineBytes, _store.Counters);
-                    // transcript.jsonl's bytes never change once written: a reader may use the page
-                    // cache (the kernel drops it when the size changes). Writers and the other logs
-                    // (the inbox shrinks in place) go past it.
-                    directIo = writing || node.Kind != NodeKind.TranscriptLog;
-                    break;
-                case NodeKind.Document:
-                    if (exclusive && FileStatus.Lstat(node.StorePath!, out _) == 0) return Errno.EEXIST;
-                    // state.json is always listed: while chibi has not written it, it reads as empty.
-                    bool missingState = node.StorePath == _store.StatePath && FileStatus.Lstat(node.StorePath!, out _) != 0;
-                    if (!writing)
-                    {
-                        if (missingState)
-                        {
-                            handle = new EmptyHandle();
-                            directIo = true;
-                            break;
-                        }
-                        errno = PosixFile.Open(node.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var doc);
-                        if (errno != 0) return errno;
-                        handle = new DocumentReader(doc!);
-                        directIo = false;
-                        break;
-                    }
-                    // No ENOENT for a missing document here: the kernel sends OPEN only for a name it
-                    // believes exists, and strips O_CREAT from it. A name it still caches — a document
-                    // another handle created but never committed, or one removed in the last second —
-                    // is opened for writing as if created (SPEC: open(O_CREAT) must not fail on it).
-                    handle = new DocumentHandle(node.StorePath!, node.Format, (flags & OpenFlags.Truncate) != 0,
-                        (flags & OpenFlags.Append) != 0, Limits.MaxDocumentBytes, _commits, Changed,
-                        (_, e, reason, content) => _refusals.Refuse(node.Label, node.NameIn(path), e, reason, content),
-                        new FileOwner(caller.Uid, caller.Gid, mode));
-                    directIo = true;   // the staged copy is this handle's alone: keep it out of the shared page cache
-                    break;
-                case NodeKind.ReadOnly:
-                    if (writing || create) return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
-                    errno = PosixFile.Open(node.StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var ro);
-                    if (errno != 0) return errno;
-                    handle = new FileHandle(ro!, append: false, readOnly: true);
-                    directIo = false;
-                    break;
-                default:
-                    errno = create ? CreateScratch(node.StorePath!, flags, mode, caller, out var file)
-                        : PosixFile.Open(node.StorePath!, ScratchFlags(flags) | PosixFile.NoFollow, 0, out file);
-                    if (errno != 0) return errno;
-                    handle = new FileHandle(file!, (flags & OpenFlags.Append) != 0, readOnly: false);
-                    directIo = false;
-                    break;
-            }
             ulong id = (ulong)Interlocked.Increment(ref _nextHandle);
-            _handles[id] = handle;
-            // A read-only document keeps the pages of its node (each commit is a new node), and so
-            // does a transcript reader (its bytes never change).
-            result = new OpenResult(id, directIo, KeepCache: handle is DocumentReader || !directIo && node.Kind == NodeKind.TranscriptLog);
+            _handles[id] = opened.Handle;
+            result = new OpenResult(id, opened.DirectIo, opened.KeepCache);
             return 0;
         }
         catch (Exception e)
         {
             return Fail(e, path);
         }
-    }
-
-    private LogTarget LogTargetOf(Node node) => node.Kind switch
-    {
-        NodeKind.TranscriptLog => new TranscriptTarget(_store, node.Context!),
-        NodeKind.InboxLog => new InboxTarget(_store, node.Context!),
-        _ => new PlainLogTarget(_store, node.StorePath!, node.Context!, PathMap.TextLogName),
-    };
-
-    /// <summary>
-    /// open(O_CREAT) of a scratch name, which the kernel sends for a name it found missing: only
-    /// a file this call made is handed to the caller (SPEC §2.5). One that appeared meanwhile is
-    /// ESTALE — the kernel looks again and opens it with its own permission check, which a root
-    /// daemon opening it here would skip.
-    /// </summary>
-    private static int CreateScratch(string storePath, OpenFlags flags, uint mode, Caller caller, out PosixFile? file)
-    {
-        int open = ScratchFlags(flags & ~(OpenFlags.Create | OpenFlags.Exclusive)) | PosixFile.NoFollow;
-        int errno = PosixFile.Open(storePath, open | PosixFile.Create | PosixFile.Exclusive, mode, out file);
-        if (errno == Errno.EEXIST) return (flags & OpenFlags.Exclusive) != 0 ? errno : Errno.ESTALE;
-        if (errno != 0) return errno;
-        errno = Ownership.GiveTo(file!, storePath, caller.Uid, caller.Gid, mode);
-        if (errno == 0) return 0;
-        file!.Dispose();
-        file = null;
-        PathOps.Unlink(storePath);
-        return errno;
-    }
-
-    private static int ScratchFlags(OpenFlags flags)
-    {
-        int f = (flags & OpenFlags.ReadWrite) != 0 ? PosixFile.ReadWrite
-            : (flags & OpenFlags.Write) != 0 ? PosixFile.WriteOnly : PosixFile.ReadOnly;
-        if ((flags & OpenFlags.Append) != 0) f |= PosixFile.Append;
-        if ((flags & OpenFlags.Truncate) != 0) f |= PosixFile.Truncate;
-        if ((flags & OpenFlags.Create) != 0) f |= PosixFile.Create;
-        if ((flags & OpenFlags.Exclusive) != 0) f |= PosixFile.Exclusive;
-        return f;
     }
 
     public int Read(ulong handle, Span<byte> buffer, long offset, out int bytesRead)
@@ -194,43 +92,12 @@ public sealed partial class ContextFileSystem
     public int Truncate(string path, ulong? handle, long size)
     {
         if (handle is { } id && _handles.TryGetValue(id, out _)) return OnHandle(id, h => h.Truncate(size));
-        try
+        return Guard(path, () =>
         {
             var node = Existing(path, out int errno);
             if (errno != 0) return errno;
-            switch (node.Kind)
-            {
-                case NodeKind.TranscriptLog or NodeKind.InboxLog or NodeKind.TextLog:
-                    return Refuse(node, path, Errno.EPERM, "logs cannot be truncated");
-                case NodeKind.ReadOnly:
-                    return Refuse(node, path, Errno.EROFS, "transcript/ is read-only");
-                case NodeKind.Document:
-                {
-                    // truncate(2) by name: a staged copy of its own, committed at once.
-                    var doc = new DocumentHandle(node.StorePath!, node.Format, truncate: false, append: false, Limits.MaxDocumentBytes, _commits, Changed,
-                        (_, e, reason, content) => _refusals.Refuse(node.Label, node.NameIn(path), e, reason, content));
-                    try
-                    {
-                        errno = doc.Truncate(size);
-                        return errno != 0 ? errno : doc.Flush();
-                    }
-                    finally
-                    {
-                        doc.Release();
-                    }
-                }
-                case NodeKind.Scratch:
-                    errno = PosixFile.Open(node.StorePath!, PosixFile.WriteOnly | PosixFile.NoFollow, 0, out var file);
-                    if (errno != 0) return errno;
-                    using (file) return file!.SetLength(size);
-                default:
-                    return Errno.EISDIR;
-            }
-        }
-        catch (Exception e)
-        {
-            return Fail(e, path);
-        }
+            return node is ITruncate truncatable ? truncatable.Truncate(size) : Errno.EISDIR;
+        });
     }
 
     private int OnHandle(ulong handle, Func<Handle, int> operation)
@@ -245,7 +112,4 @@ public sealed partial class ContextFileSystem
             return Fail(e, $"handle {handle}");
         }
     }
-
-    private int Refuse(Node node, string path, int errno, string reason) =>
-        _refusals.Refuse(node.Label, node.NameIn(path), errno, reason);
 }

@@ -1,3 +1,4 @@
+using VfsMount.FileSystem.Nodes;
 using VfsMount.Store;
 using VfsMount.Store.Contexts;
 using VfsMount.Store.Documents;
@@ -6,8 +7,10 @@ using VfsMount.Store.Posix;
 namespace VfsMount.FileSystem;
 
 /// <summary>Maps mount paths to node kinds and store paths: the layout of SPEC §2 in one place.</summary>
-public sealed class PathMap(ChibiStore store)
+internal sealed class PathMap(ViewServices view)
 {
+    private ChibiStore Store => view.Store;
+
     private static readonly Dictionary<string, DocumentFormat> Documents = new(StringComparer.Ordinal)
     {
         ["summary.md"] = DocumentFormat.Text,
@@ -30,55 +33,54 @@ public sealed class PathMap(ChibiStore store)
     /// <summary>Names every context directory shows, whether or not a file backs them yet.</summary>
     public static readonly string[] AlwaysListed = [TranscriptName, InboxName, TextLogName];
 
-    public Node Resolve(string path)
+    /// <summary>What the mount path is: a node of its kind, with the store file behind it.</summary>
+    public VfsNode Resolve(string path)
     {
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0) return new Node(NodeKind.Root, null, store.Root);
+        if (parts.Length == 0) return new RootNode(view);
         string context = parts[0];
-        if (context == VfsName) return ResolveVfs(parts);
+        if (context == VfsName) return ResolveVfs(path, parts);
         if (parts.Length == 1)
         {
-            if (context == "state.json") return new Node(NodeKind.Document, null, store.StatePath, DocumentFormat.JsonObject);
+            if (context == "state.json") return new DocumentNode(view, path, null, Store.StatePath, DocumentFormat.JsonObject);
             if (context == StoreLayout.SessionName)   // chibi 0.10's: shown (and writable) only where the store has one
-                return FileStatus.Lstat(store.SessionPath, out _) == 0
-                    ? new Node(NodeKind.Document, null, store.SessionPath, DocumentFormat.JsonObject)
-                    : new Node(NodeKind.Invalid, null, null);
-            return ContextName.IsValid(context)
-                ? new Node(NodeKind.Context, context, store.ContextDir(context))
-                : new Node(NodeKind.Invalid, null, null);
+                return FileStatus.Lstat(Store.SessionPath, out _) == 0
+                    ? new DocumentNode(view, path, null, Store.SessionPath, DocumentFormat.JsonObject)
+                    : new InvalidNode(view, path, atTop: true);
+            return ContextName.IsValid(context) ? new ContextNode(view, path, context) : new InvalidNode(view, path, atTop: true);
         }
-        if (!ContextName.IsValid(context)) return new Node(NodeKind.Invalid, null, null);
+        if (!ContextName.IsValid(context)) return new InvalidNode(view, path, atTop: false);
 
-        string dir = store.ContextDir(context);
         string name = parts[1];
-        string storePath = Path.Combine(dir, Path.Combine(parts[1..]));
+        string storePath = Path.Combine(Store.ContextDir(context), Path.Combine(parts[1..]));
         string last = parts[^1];
         if (name == TranscriptDirName)
-            return new Node(parts.Length > 2 && InternalNames.IsInternal(PlaceOf(parts[..^1]), last) ? NodeKind.Hidden : NodeKind.ReadOnly, context, storePath);
-        if (parts.Length > 2) return new Node(NodeKind.Scratch, context, storePath);   // a scratch directory: every name the user's
-        if (InternalNames.IsInternal(StorePlace.ContextTop, name)) return new Node(NodeKind.Hidden, context, storePath);
+            return parts.Length > 2 && InternalNames.IsInternal(PlaceOf(parts[..^1]), last)
+                ? new InternalNode(view, path, context, storePath) : new PartitionNode(view, path, context, storePath);
+        if (parts.Length > 2) return new ScratchNode(view, path, context, storePath);   // a scratch directory: every name the user's
+        if (InternalNames.IsInternal(StorePlace.ContextTop, name)) return new InternalNode(view, path, context, storePath);
         return name switch
         {
-            TranscriptName => new Node(NodeKind.TranscriptLog, context, null),
-            InboxName => new Node(NodeKind.InboxLog, context, storePath),
-            TextLogName => new Node(NodeKind.TextLog, context, storePath),
-            _ when Documents.TryGetValue(name, out var format) => new Node(NodeKind.Document, context, storePath, format),
-            _ => new Node(NodeKind.Scratch, context, storePath),
+            TranscriptName => new TranscriptNode(view, path, context),
+            InboxName => new PlainLogNode(view, path, context, storePath, inbox: true),
+            TextLogName => new PlainLogNode(view, path, context, storePath, inbox: false),
+            _ when Documents.TryGetValue(name, out var format) => new DocumentNode(view, path, context, storePath, format),
+            _ => new ScratchNode(view, path, context, storePath),
         };
     }
 
     /// <summary>.vfs/…: nothing without STORE/vfs/; a directory there is a directory, any other name a document.</summary>
-    private Node ResolveVfs(string[] parts)
+    private VfsNode ResolveVfs(string path, string[] parts)
     {
-        if (!HasVfs) return new Node(NodeKind.Invalid, null, null);
-        string storePath = Path.Combine(store.VfsDir, Path.Combine(parts[1..]));
-        if (parts.Length == 1) return new Node(NodeKind.VfsDirectory, null, storePath, Vfs: true);
+        if (!HasVfs) return new InvalidNode(view, path, atTop: false);
+        string storePath = Path.Combine(Store.VfsDir, Path.Combine(parts[1..]));
+        if (parts.Length == 1) return new VfsDirectoryNode(view, path, storePath);
         string last = parts[^1];
-        if (InternalNames.IsInternal(StorePlace.Vfs, last)) return new Node(NodeKind.Hidden, null, storePath, Vfs: true);
-        if (FileStatus.Lstat(storePath, out var st) == 0 && st.IsDirectory) return new Node(NodeKind.VfsDirectory, null, storePath, Vfs: true);
+        if (InternalNames.IsInternal(StorePlace.Vfs, last)) return new InternalNode(view, path, null, storePath, vfs: true);
+        if (FileStatus.Lstat(storePath, out var st) == 0 && st.IsDirectory) return new VfsDirectoryNode(view, path, storePath);
         var format = IsEditorFile(last) ? DocumentFormat.Opaque
             : last.EndsWith(".json", StringComparison.Ordinal) ? DocumentFormat.Json : DocumentFormat.Text;
-        return new Node(NodeKind.Document, null, storePath, format, Vfs: true);
+        return new DocumentNode(view, path, null, storePath, format, vfs: true);
     }
 
     /// <summary>
@@ -88,12 +90,12 @@ public sealed class PathMap(ChibiStore store)
     private static bool IsEditorFile(string name) =>
         name == "4913" || (name.StartsWith('.') && name.Length > 4 && name[^4..^1] == ".sw" && name[^1] is >= 'a' and <= 'z');
 
-    public bool HasVfs => FileStatus.Lstat(store.VfsDir, out var st) == 0 && st.IsDirectory;
+    public bool HasVfs => FileStatus.Lstat(Store.VfsDir, out var st) == 0 && st.IsDirectory;
 
     /// <summary>The mount path of a store file the view shows (for the kernel's cache).</summary>
     public string MountPathOf(string storePath) =>
-        storePath.StartsWith(store.ContextsDir + "/", StringComparison.Ordinal) ? "/" + Path.GetRelativePath(store.ContextsDir, storePath)
-        : storePath.StartsWith(store.VfsDir + "/", StringComparison.Ordinal) ? $"/{VfsName}/" + Path.GetRelativePath(store.VfsDir, storePath)
+        storePath.StartsWith(Store.ContextsDir + "/", StringComparison.Ordinal) ? "/" + Path.GetRelativePath(Store.ContextsDir, storePath)
+        : storePath.StartsWith(Store.VfsDir + "/", StringComparison.Ordinal) ? $"/{VfsName}/" + Path.GetRelativePath(Store.VfsDir, storePath)
         : "/" + Path.GetFileName(storePath);
 
     /// <summary>Files chibi itself keeps in a context directory (removed with the context).</summary>
