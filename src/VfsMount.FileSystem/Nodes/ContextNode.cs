@@ -15,8 +15,7 @@ internal sealed class ContextNode(ViewServices view, string path, string context
         // A context made by another program may have no transcript/ yet: list it once it exists.
         if (FileStatus.Lstat(System.IO.Path.Combine(StorePath!, PathMap.TranscriptDirName), out var tst) == 0 && tst.IsDirectory)
             entries.Add(new DirEntry(PathMap.TranscriptDirName, FileKind.Directory));
-        ListStoreDir(StorePlace.ContextTop, StorePath!, entries, skip: [.. PathMap.AlwaysListed, PathMap.TranscriptDirName]);
-        return 0;
+        return ListStoreDir(StorePlace.ContextTop, StorePath!, entries, skip: [.. PathMap.AlwaysListed, PathMap.TranscriptDirName]);
     }
 
     public int Mkdir(uint mode, Caller caller) => Make(View, Context!, mode, caller);
@@ -38,7 +37,8 @@ internal sealed class ContextNode(ViewServices view, string path, string context
 
     public int Rmdir(Caller caller)
     {
-        if (HasScratch()) return Refuse(Errno.ENOTEMPTY, "the context holds scratch files");
+        if (ListAll(StorePath!, out var all) is var errno and not 0) return errno;
+        if (all.Any(e => IsScratch(e.Name))) return Refuse(Errno.ENOTEMPTY, "the context holds scratch files");
         // The kernel checked contexts/ only; the context's own files go too, as rm -r's would.
         foreach (string dir in new[] { StorePath!, System.IO.Path.Combine(StorePath!, PathMap.TranscriptDirName) })
             if (FileStatus.Lstat(dir, out var dst) == 0 && !Access.MayWrite(dst, caller.Uid, caller.Gid, caller.Pid))
@@ -52,11 +52,9 @@ internal sealed class ContextNode(ViewServices view, string path, string context
 
     public override int RefuseNewEntry() => Errno.EPERM;
 
-    /// <summary>Anything a user put in the context beyond chibi's own files.</summary>
-    private bool HasScratch() =>
-        new DirectoryInfo(StorePath!).EnumerateFileSystemInfos().Any(i =>
-            !InternalNames.IsInternal(StorePlace.ContextTop, i.Name) && i.Name != PathMap.TranscriptDirName
-            && !PathMap.IsChibiFile(i.Name));
+    /// <summary>A name a user put in the context beyond chibi's own files.</summary>
+    private static bool IsScratch(string name) =>
+        !InternalNames.IsInternal(StorePlace.ContextTop, name) && name != PathMap.TranscriptDirName && !PathMap.IsChibiFile(name);
 
     /// <summary>The calling process's working directory (chibi 0.10's cwd), null when it cannot be read (gone, or another user's).</summary>
     private static string? WorkingDirectoryOf(Caller caller)

@@ -68,26 +68,38 @@ internal abstract class VfsNode(ViewServices view, string path, string? context,
         return 0;
     }
 
-    /// <summary>Lists a store directory's names the view shows (internal names and <paramref name="skip"/> left out).</summary>
-    protected static void ListStoreDir(StorePlace place, string dir, List<DirEntry> entries, string[] skip)
+    /// <summary>
+    /// Every entry of a store directory, or errno. Listed through a descriptor opened beneath the
+    /// store root: a directory swapped for a symlink is ELOOP, never a listing of somewhere else.
+    /// </summary>
+    protected static int ListAll(string dir, out List<DirEntry> all)
     {
-        foreach (var info in new DirectoryInfo(dir).EnumerateFileSystemInfos())
+        all = [];
+        PosixFile? opened = null;
+        if (StoreRoot.For(dir) is { } root && root.OpenDirectory(dir, out opened) is var errno and not 0) return errno;
+        using (opened)
         {
-            if (InternalNames.IsInternal(place, info.Name) || skip.Contains(info.Name)) continue;
-            var kind = info.LinkTarget is not null ? FileKind.Symlink
-                : info is DirectoryInfo ? FileKind.Directory : FileKind.Regular;
-            entries.Add(new DirEntry(info.Name, kind));
+            foreach (var info in new DirectoryInfo(opened is null ? dir : $"/proc/self/fd/{opened.Descriptor}").EnumerateFileSystemInfos())
+            {
+                var kind = info.LinkTarget is not null ? FileKind.Symlink
+                    : info is DirectoryInfo ? FileKind.Directory : FileKind.Regular;
+                all.Add(new DirEntry(info.Name, kind));
+            }
         }
-    }
-
-    /// <summary>A listed directory: its own listing, once it is there and a directory.</summary>
-    protected int ListIfDirectory(StorePlace place, List<DirEntry> entries)
-    {
-        if (FileStatus.Lstat(StorePath!, out var st) != 0) return Errno.ENOENT;
-        if (!st.IsDirectory) return Errno.ENOTDIR;
-        ListStoreDir(place, StorePath!, entries, skip: []);
         return 0;
     }
+
+    /// <summary>Lists a store directory's names the view shows (internal names and <paramref name="skip"/> left out).</summary>
+    protected static int ListStoreDir(StorePlace place, string dir, List<DirEntry> entries, string[] skip)
+    {
+        int errno = ListAll(dir, out var all);
+        if (errno != 0) return errno;
+        entries.AddRange(all.Where(e => !InternalNames.IsInternal(place, e.Name) && !skip.Contains(e.Name)));
+        return 0;
+    }
+
+    /// <summary>A listed directory: its own listing (ENOENT when gone, ENOTDIR when not a directory).</summary>
+    protected int ListIfDirectory(StorePlace place, List<DirEntry> entries) => ListStoreDir(place, StorePath!, entries, skip: []);
 
     /// <summary>Where its directory is in the store, for internal names.</summary>
     protected StorePlace Place => PathMap.PlaceOf(Path.Split('/', StringSplitOptions.RemoveEmptyEntries));

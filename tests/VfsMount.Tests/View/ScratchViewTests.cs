@@ -137,6 +137,12 @@ public sealed class ScratchViewTests : IDisposable
         Assert.Equal(Errno.ELOOP, _v.Create("/c/escape/planted", OpenFlags.Write, out _));
         Assert.Equal(Errno.ELOOP, _v.GetAttr("/c/escape/planted", out _));
         Assert.Empty(Directory.GetFileSystemEntries(outside));
+
+        // Nor listed: a directory of the store replaced by a symlink is refused, not a listing of its target.
+        File.WriteAllText(Path.Combine(outside, "secret"), "x");
+        var entries = new List<DirEntry>();
+        Assert.Equal(Errno.ELOOP, _v.Fs.ReadDir("/c/escape", entries));
+        Assert.Empty(entries);
     }
 
     [Fact]
