@@ -7,7 +7,7 @@ namespace VfsMount.Fuse;
 /// their lookup counts, and the name each was last seen under. Ids are never reused; a node
 /// lives from the first reply that names it until <c>forget</c> brings its count to zero.
 /// <para>
-/// A real store file keeps one node per identity (device, inode, type), so hard links share
+/// A real store file keeps one node per identity (device, inode, birth time, type), so hard links share
 /// a node and a file replaced underneath (a commit, chibi's atomic write) gets a new one; a
 /// virtual file (a log, a missing document) is keyed by its path.
 /// </para>
@@ -31,7 +31,7 @@ internal sealed class NodeTable
     public NodeTable(Action<string> internalError)
     {
         _internalError = internalError;
-        var root = new Node(RootId, new NodeKey(0, 0, FileKind.Directory, 0, "/"), FileKind.Directory, null, "");
+        var root = new Node(RootId, new NodeKey(0, 0, 0, FileKind.Directory, 0, "/"), FileKind.Directory, null, "");
         _byId[RootId] = root;
     }
 
@@ -217,11 +217,11 @@ internal sealed class NodeTable
 /// What makes two replies the same node: identity and type, or a virtual file's name in its
 /// directory's node (so a renamed context's logs are never the logs of a new one by that name).
 /// </summary>
-internal readonly record struct NodeKey(ulong Device, ulong Inode, FileKind Kind, ulong Parent, string? Name)
+internal readonly record struct NodeKey(ulong Device, ulong Inode, long Birth, FileKind Kind, ulong Parent, string? Name)
 {
     public static NodeKey Of(in FileAttr attr, ulong parent, string name) => attr.Identity.IsVirtual
-        ? new NodeKey(0, 0, attr.Kind, parent, name)
-        : new NodeKey(attr.Identity.Device, attr.Identity.Inode, attr.Kind, 0, null);
+        ? new NodeKey(0, 0, 0, attr.Kind, parent, name)
+        : new NodeKey(attr.Identity.Device, attr.Identity.Inode, attr.Identity.Birth, attr.Kind, 0, null);
 }
 
 /// <summary>One node the kernel holds. Mutable fields change only under the table's lock.</summary>

@@ -30,7 +30,7 @@ internal static class Attrs
             Uid = st.Uid,
             Gid = st.Gid,
             Rdev = (st.RdevMajor & 0xFFF) << 20 | (st.RdevMinor & 0xFFFFF),
-            Identity = new NodeIdentity(st.Device, st.Inode),
+            Identity = new NodeIdentity(st.Device, st.Inode, st.BirthNs),
         };
         return 0;
     }

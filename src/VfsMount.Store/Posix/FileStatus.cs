@@ -5,8 +5,12 @@ namespace VfsMount.Store.Posix;
 /// <summary>What lstat tells of a path, in platform-neutral terms.</summary>
 public readonly record struct FileStatus(
     ulong Inode, long Size, uint Mode, uint Links, uint Uid, uint Gid,
-    long AccessNs, long ModifyNs, long ChangeNs, ulong Device = 0, uint RdevMajor = 0, uint RdevMinor = 0)
+    long AccessNs, long ModifyNs, long ChangeNs, ulong Device = 0, uint RdevMajor = 0, uint RdevMinor = 0, long BirthNs = 0)
 {
+    /// <summary>statx's basic fields and the birth time (STATX_BASIC_STATS | STATX_BTIME).</summary>
+    private const uint Wanted = 0x7FF | StatxBirth;
+    private const uint StatxBirth = 0x800;
+
     public const uint TypeMask = 0xF000, TypeDirectory = 0x4000, TypeRegular = 0x8000, TypeSymlink = 0xA000;
     public const uint TypeFifo = 0x1000, TypeCharDevice = 0x2000, TypeBlockDevice = 0x6000, TypeSocket = 0xC000;
     public uint Type => Mode & TypeMask;
@@ -32,7 +36,7 @@ public readonly record struct FileStatus(
     private static unsafe int LstatAnywhere(string path, out FileStatus status)
     {
         StatxBuffer buf;
-        if (Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, 0x7FF, &buf) != 0)
+        if (Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Wanted, &buf) != 0)
         {
             status = default;
             return Marshal.GetLastPInvokeError();
@@ -45,7 +49,7 @@ public readonly record struct FileStatus(
     public static unsafe int Fstat(int fd, out FileStatus status)
     {
         StatxBuffer buf;
-        if (Libc.Statx(fd, "", Libc.AT_EMPTY_PATH, 0x7FF, &buf) != 0)
+        if (Libc.Statx(fd, "", Libc.AT_EMPTY_PATH, Wanted, &buf) != 0)
         {
             status = default;
             return Marshal.GetLastPInvokeError();
@@ -56,5 +60,6 @@ public readonly record struct FileStatus(
 
     private static FileStatus From(in StatxBuffer b) => new(
         b.Ino, (long)b.Size, b.Mode, b.Nlink, b.Uid, b.Gid, b.Atime.TotalNs, b.Mtime.TotalNs, b.Ctime.TotalNs,
-        ((ulong)b.DevMajor << 32) | b.DevMinor, b.RdevMajor, b.RdevMinor);
+        ((ulong)b.DevMajor << 32) | b.DevMinor, b.RdevMajor, b.RdevMinor,
+        (b.Mask & StatxBirth) != 0 ? b.Btime.TotalNs : 0);   // 0 where the filesystem keeps none
 }

@@ -321,6 +321,23 @@ public sealed class FuseHostTests
         }
     }
 
+    [Fact]
+    public void FreedInodeNumber_GivenToANewFile_IsANewNode_NotTheOldOnesCachedPages()
+    {
+        using var m = MountFixture.Start();
+        m.Fs.KeepCache = true;   // as document readers and the transcript: pages kept across opens
+        long mtime = 1_700_000_000_000_000_000;
+        m.Fs.AddStored("/a", "old!", new NodeIdentity(7, 100, Birth: 1), mtime);
+        Assert.Equal("old!", Sh.Ok($"cat {m.Dir}/a"));   // the kernel caches a's page
+
+        // a goes and a new file is born with its inode number (ext4 hands freed numbers out
+        // again at once), same size, same mtime: only the birth time tells them apart.
+        m.Fs.Remove("/a");
+        m.Fs.AddStored("/b", "new!", new NodeIdentity(7, 100, Birth: 2), mtime);
+
+        Assert.Equal("new!", Sh.Ok($"cat {m.Dir}/b"));
+    }
+
     // ---- fixture ----------------------------------------------------------------------
 
     private sealed class MountFixture : IDisposable
@@ -448,6 +465,7 @@ public sealed class FuseHostTests
         public string Target = "";
         public long AccessNs, ModifyNs, ChangeNs;
         public uint Uid, Gid;
+        public NodeIdentity Identity;
     }
 
     private sealed record HandleState(MemNode Node, OpenFlags Flags);
@@ -464,6 +482,7 @@ public sealed class FuseHostTests
         private ulong _nextHandle = 1;
 
         public volatile bool DirectIo;
+        public volatile bool KeepCache;
         public volatile int FlushErrno;
         public volatile string? ThrowOnPath;
         public int Flushes;
@@ -475,6 +494,13 @@ public sealed class FuseHostTests
         {
             lock (_lock)
                 _nodes[path] = new MemNode { Kind = FileKind.Regular, Perm = 0640, Data = Encoding.UTF8.GetBytes(content), ModifyNs = Now() };
+        }
+
+        /// <summary>A file of the backing store, with its identity there (device, inode, birth) and an mtime of its own.</summary>
+        public void AddStored(string path, string content, NodeIdentity identity, long modifyNs)
+        {
+            lock (_lock)
+                _nodes[path] = new MemNode { Kind = FileKind.Regular, Perm = 0640, Data = Encoding.UTF8.GetBytes(content), ModifyNs = modifyNs, Identity = identity };
         }
 
         /// <summary>New bytes of the same length and the same mtime: nothing in the attributes tells the kernel.</summary>
@@ -527,6 +553,7 @@ public sealed class FuseHostTests
                 attr.ChangeNs = n.ChangeNs;
                 attr.Links = n.Kind == FileKind.Directory ? 2u : 1u;
                 (attr.Uid, attr.Gid) = (n.Uid, n.Gid);
+                attr.Identity = n.Identity;
                 return 0;
             }
         }
@@ -551,7 +578,7 @@ public sealed class FuseHostTests
         {
             ulong h = _nextHandle++;
             _handles[h] = new HandleState(n, flags);
-            return new OpenResult(h, DirectIo, KeepCache: false);
+            return new OpenResult(h, DirectIo, KeepCache);
         }
 
         public int Open(string path, OpenFlags flags, Caller caller, out OpenResult result)
