@@ -78,10 +78,17 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
     /// <summary>The last close: an unfinished line still waiting is appended if valid, else refused (quarantined, logged).</summary>
     public override void Release()
     {
-        if (_pending.Length == 0) return;
-        var line = PendingLine();
-        _pending.SetLength(0);
-        AppendLines(line);
+        try
+        {
+            if (_pending.Length == 0) return;
+            var line = PendingLine();
+            _pending.SetLength(0);
+            AppendLines(line);
+        }
+        finally
+        {
+            target.Release();
+        }
     }
 
     public override int Truncate(long size) => refusals.Refuse(target, Errno.EPERM, "logs cannot be truncated");

@@ -23,14 +23,21 @@ internal abstract class LogTarget(string context, string fileName)
 
     /// <summary>The mount path a kernel cache of this log is keyed by.</summary>
     public string MountPath => $"/{Context}/{FileName}";
+
+    /// <summary>Its handle was released: what it kept open goes.</summary>
+    public virtual void Release()
+    {
+    }
 }
 
 internal sealed class TranscriptTarget(ChibiStore store, string context) : LogTarget(context, PathMap.TranscriptName)
 {
     private readonly Store.Transcript.TranscriptLog _log = store.Transcript(context);
+    private readonly Store.Transcript.PartitionFiles _partitions = new();
 
     public override long Length => _log.Length;
-    public override int Read(Span<byte> buffer, long offset) => _log.Read(buffer, offset);
+    public override int Read(Span<byte> buffer, long offset) => _log.Read(buffer, offset, _partitions);
+    public override void Release() => _partitions.Dispose();
     public override CompletedEntry Complete(ReadOnlySpan<byte> line, string from, ulong now) => EntryCompleter.Transcript(line, Context, from, now);
     public override void Append(IReadOnlyList<CompletedEntry> entries) => _log.Append(entries);
 }

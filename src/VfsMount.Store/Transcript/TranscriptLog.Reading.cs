@@ -4,8 +4,8 @@ namespace VfsMount.Store.Transcript;
 
 public sealed partial class TranscriptLog
 {
-    /// <summary>One file of the whole transcript and where its bytes start in it.</summary>
-    private readonly record struct Segment(string Path, long Start, long Length);
+    /// <summary>One file of the whole transcript (its inode: which file the layout placed there) and where its bytes start in it.</summary>
+    private readonly record struct Segment(string Path, ulong Inode, long Start, long Length);
 
     /// <summary>
     /// The partitions' layout; rebuilt only when the manifest changes (partitions never change)
@@ -61,24 +61,25 @@ public sealed partial class TranscriptLog
     /// and the next append active.jsonl is a new file at the same offsets. So every byte
     /// returned is the byte at that offset forever.
     /// </remarks>
-    public int Read(Span<byte> buffer, long offset)
+    /// <param name="partitions">Archived partitions the reader keeps open between reads, if any.</param>
+    public int Read(Span<byte> buffer, long offset, PartitionFiles? partitions = null)
     {
         RefuseLinkedOut();
         for (int attempt = 0; attempt < OptimisticTries; attempt++)
         {
             var layout = CurrentLayout();
-            int n = ReadOnce(layout, buffer, offset, out bool readActive, out bool absent);
+            int n = ReadOnce(layout, buffer, offset, partitions, out bool readActive, out bool absent);
             if (absent || layout.Legacy is not null) break;   // inside a rotation, or a legacy file: under the lock
             if (!readActive || IsCurrent(layout)) return n;   // archived partitions never change
         }
         using var held = SettledLock();
-        return ReadOnce(CurrentLayout(), buffer, offset, out _, out _);
+        return ReadOnce(CurrentLayout(), buffer, offset, partitions, out _, out _);
     }
 
-    private int ReadOnce(Layout layout, Span<byte> buffer, long offset, out bool readActive, out bool absent)
+    private int ReadOnce(Layout layout, Span<byte> buffer, long offset, PartitionFiles? partitions, out bool readActive, out bool absent)
     {
         readActive = absent = false;
-        int total = ReadArchived(layout, buffer, offset);
+        int total = ReadArchived(layout, buffer, offset, partitions);
         if (total == buffer.Length) return total;
         HoldPoint.Hit("transcript-read-after-archived", Directory);
         long activeOffset = offset + total - layout.ArchivedBytes;
@@ -86,7 +87,7 @@ public sealed partial class TranscriptLog
         return total + ReadActive(buffer[total..], activeOffset, out absent);
     }
 
-    private int ReadArchived(Layout layout, Span<byte> buffer, long offset)
+    private int ReadArchived(Layout layout, Span<byte> buffer, long offset, PartitionFiles? partitions)
     {
         var segments = layout.Archived;
         int i = FindSegment(segments, offset);
@@ -97,15 +98,12 @@ public sealed partial class TranscriptLog
             long inSegment = offset + total - s.Start;
             int want = (int)Math.Min(buffer.Length - total, s.Length - inSegment);
             if (want <= 0) continue;
-            int errno = PosixFile.Open(s.Path, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var file);
-            if (errno != 0) throw new PosixException(errno, s.Path);
-            using (file)
-            {
-                long n = file!.ReadAt(buffer.Slice(total, want), inSegment);
-                if (n < 0) throw new PosixException((int)-n, s.Path);
-                total += (int)n;
-                if (n < want) break;
-            }
+            // The legacy transcript (inode 0 here: it may still be migrated) is read by path each time.
+            long n = partitions is not null && s.Inode != 0 ? partitions.ReadAt(s.Path, s.Inode, buffer.Slice(total, want), inSegment)
+                : PartitionFiles.ReadByPath(s.Path, buffer.Slice(total, want), inSegment);
+            if (n < 0) throw new PosixException((int)-n, s.Path);
+            total += (int)n;
+            if (n < want) break;
         }
         return total;
     }
@@ -175,7 +173,7 @@ public sealed partial class TranscriptLog
         {
             // Not migrated yet (STORE-FORMAT.md "Legacy"): it is the transcript, read before active.jsonl.
             legacy = ls;
-            segments.Add(new Segment(LegacyPath, 0, ls.Size));
+            segments.Add(new Segment(LegacyPath, 0, 0, ls.Size));
             start = ls.Size;
         }
         var manifest = st.Inode == 0 ? null : Manifest.Load(ManifestPath);
@@ -193,7 +191,7 @@ public sealed partial class TranscriptLog
                         : StoreRoot.Refused(path, "a symlink on the way; not followed", errno);
                 if (errno != 0) throw new PosixException(errno, $"lstat {path}");
                 if (!ps.IsRegular) throw StoreRoot.Planted(path, ps);   // never read in place of the partition, nor skipped silently
-                segments.Add(new Segment(path, start, ps.Size));
+                segments.Add(new Segment(path, ps.Inode, start, ps.Size));
                 start += ps.Size;
             }
         }
