@@ -63,7 +63,7 @@ public sealed partial class ContextFileSystem : IFileSystem
             if (path.Length == 0 && handle is { } u && _handles.TryGetValue(u, out var orphan))
             {
                 if (orphan.Status(out var own) != 0) return Attrs.Behind(Store.Root, orphan.Size ?? 0, out attr);
-                Attrs.Fill(own, out attr);
+                _view.Attrs.Fill(own, out attr);
                 if (orphan.Size is { } staged) attr.Size = staged;
                 return 0;
             }
@@ -71,7 +71,7 @@ public sealed partial class ContextFileSystem : IFileSystem
             if (handle is { } h && _handles.TryGetValue(h, out var open) && open.Size is { } size)
             {
                 int e = node.StorePath is not null && FileStatus.Lstat(node.StorePath, out var st) == 0
-                    ? Attrs.Fill(st, out attr) : Attrs.Behind(Store.Root, 0, out attr);
+                    ? _view.Attrs.Fill(st, out attr) : Attrs.Behind(Store.Root, 0, out attr);
                 attr.Size = size;
                 return e;
             }

@@ -90,7 +90,7 @@ public struct FileAttr
 /// Where a node's bytes live in the store; (0, 0) for a virtual file. Birth (ns, 0 where the
 /// filesystem keeps none) tells a file from a later one that was given its freed inode number.
 /// </summary>
-public readonly record struct NodeIdentity(ulong Device, ulong Inode, long Birth = 0)
+public readonly record struct NodeIdentity(ulong Device, ulong Inode, long Birth)
 {
     public bool IsVirtual => Device == 0 && Inode == 0;
 }

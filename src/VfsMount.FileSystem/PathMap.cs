@@ -72,7 +72,7 @@ internal sealed class PathMap(ViewServices view)
     /// <summary>.vfs/…: nothing without STORE/vfs/; a directory there is a directory, any other name a document.</summary>
     private VfsNode ResolveVfs(string path, string[] parts)
     {
-        if (!HasVfs) return new InvalidNode(view, path, atTop: false);
+        if (!HasVfs) return new InvalidNode(view, path, atTop: parts.Length == 1);   // mkdir .vfs: the store says why no context has that name
         string storePath = Path.Combine(Store.VfsDir, Path.Combine(parts[1..]));
         if (parts.Length == 1) return new VfsDirectoryNode(view, path, storePath);
         string last = parts[^1];

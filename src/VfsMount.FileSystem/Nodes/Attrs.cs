@@ -3,9 +3,14 @@ using VfsMount.Store.Posix;
 namespace VfsMount.FileSystem.Nodes;
 
 /// <summary>Attributes as the view presents them: a store file's own, or a virtual file's.</summary>
-internal static class Attrs
+/// <param name="keyByBirth">
+/// Whether a file's birth time is part of its identity: it tells a file from a later one given
+/// its freed inode number (ext4 does so at once). Not on overlayfs, where a lower file copied up
+/// on its first change keeps its inode number but is born again.
+/// </param>
+internal sealed class Attrs(bool keyByBirth)
 {
-    public static int Stat(string storePath, out FileAttr attr)
+    public int Stat(string storePath, out FileAttr attr)
     {
         int errno = FileStatus.Lstat(storePath, out var st);
         if (errno != 0)
@@ -16,7 +21,7 @@ internal static class Attrs
         return Fill(st, out attr);
     }
 
-    public static int Fill(in FileStatus st, out FileAttr attr)
+    public int Fill(in FileStatus st, out FileAttr attr)
     {
         attr = new FileAttr
         {
@@ -30,7 +35,7 @@ internal static class Attrs
             Uid = st.Uid,
             Gid = st.Gid,
             Rdev = (st.RdevMajor & 0xFFF) << 20 | (st.RdevMinor & 0xFFFFF),
-            Identity = new NodeIdentity(st.Device, st.Inode, st.BirthNs),
+            Identity = new NodeIdentity(st.Device, st.Inode, keyByBirth ? st.BirthNs : 0),
         };
         return 0;
     }

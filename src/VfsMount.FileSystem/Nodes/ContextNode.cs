@@ -7,13 +7,13 @@ namespace VfsMount.FileSystem.Nodes;
 internal sealed class ContextNode(ViewServices view, string path, string context)
     : VfsNode(view, path, context, view.Store.ContextDir(context)), IReadDir, IMkdir, IRmdir, ISetAttr
 {
-    public override int GetAttr(out FileAttr attr) => Attrs.Stat(StorePath!, out attr);
+    public override int GetAttr(out FileAttr attr) => View.Attrs.Stat(StorePath!, out attr);
 
     public int ReadDir(List<DirEntry> entries)
     {
         foreach (var name in PathMap.AlwaysListed) entries.Add(new DirEntry(name, FileKind.Regular));
         // A context made by another program may have no transcript/ yet: list it once it exists.
-        if (FileStatus.Lstat(System.IO.Path.Combine(StorePath!, PathMap.TranscriptDirName), out var tst) == 0 && tst.IsDirectory)
+        if (FileStatus.Lstat(Path.Combine(StorePath!, PathMap.TranscriptDirName), out var tst) == 0 && tst.IsDirectory)
             entries.Add(new DirEntry(PathMap.TranscriptDirName, FileKind.Directory));
         return ListStoreDir(StorePlace.ContextTop, StorePath!, entries, skip: [.. PathMap.AlwaysListed, PathMap.TranscriptDirName]);
     }
@@ -40,9 +40,9 @@ internal sealed class ContextNode(ViewServices view, string path, string context
         if (ListAll(StorePath!, out var all) is var errno and not 0) return errno;
         if (all.Any(e => IsScratch(e.Name))) return Refuse(Errno.ENOTEMPTY, "the context holds scratch files");
         // The kernel checked contexts/ only; the context's own files go too, as rm -r's would.
-        foreach (string dir in new[] { StorePath!, System.IO.Path.Combine(StorePath!, PathMap.TranscriptDirName) })
+        foreach (string dir in new[] { StorePath!, Path.Combine(StorePath!, PathMap.TranscriptDirName) })
             if (FileStatus.Lstat(dir, out var dst) == 0 && !Access.MayWrite(dst, caller.Uid, caller.Gid, caller.Pid))
-                return Refuse(Errno.EACCES, $"no write permission on {System.IO.Path.GetRelativePath(View.Store.ContextsDir, dir)}");
+                return Refuse(Errno.EACCES, $"no write permission on {Path.GetRelativePath(View.Store.ContextsDir, dir)}");
         View.Store.RemoveContext(Context!);   // ENOTEMPTY when the transcript has entries beyond its anchor
         View.RegistryChanged();
         return 0;

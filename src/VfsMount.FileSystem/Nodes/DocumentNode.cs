@@ -25,7 +25,7 @@ internal sealed class DocumentNode(ViewServices view, string path, string? conte
     {
         if (FileStatus.Lstat(StorePath!, out var dst) == 0)
         {
-            if (dst.IsRegular || dst.IsSymlink) return Attrs.Fill(dst, out attr);
+            if (dst.IsRegular || dst.IsSymlink) return View.Attrs.Fill(dst, out attr);
             attr = default;
             return Planted(dst);
         }
@@ -37,8 +37,8 @@ internal sealed class DocumentNode(ViewServices view, string path, string? conte
             return IsRegistry ? Attrs.Behind(View.Store.Root, 0, out attr) : Errno.ENOENT;
         }
         // Its staged copy is the file behind it: made for its creator.
-        if (FileStatus.Lstat(staged.StagePath, out var sst) != 0) return Attrs.Behind(System.IO.Path.GetDirectoryName(StorePath!)!, staged.Size ?? 0, out attr);
-        Attrs.Fill(sst, out attr);
+        if (FileStatus.Lstat(staged.StagePath, out var sst) != 0) return Attrs.Behind(Path.GetDirectoryName(StorePath!)!, staged.Size ?? 0, out attr);
+        View.Attrs.Fill(sst, out attr);
         (attr.Size, attr.Identity) = (staged.Size ?? 0, default);
         return 0;
     }
@@ -100,7 +100,7 @@ internal sealed class DocumentNode(ViewServices view, string path, string? conte
         lock (View.Commits.LockOf(StorePath!))
         {
             int errno = PathOps.Unlink(StorePath!);
-            if (errno == 0) errno = PosixFile.SyncDirectory(System.IO.Path.GetDirectoryName(StorePath!)!);
+            if (errno == 0) errno = PosixFile.SyncDirectory(Path.GetDirectoryName(StorePath!)!);
             if (errno == Errno.ENOENT && View.Commits.StagesOf(StorePath!).Length > 0) errno = 0;
             if (errno == 0) View.Commits.Committed(StorePath!);
             return errno;

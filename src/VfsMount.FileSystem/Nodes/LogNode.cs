@@ -59,9 +59,9 @@ internal sealed class TranscriptNode(ViewServices view, string path, string cont
     {
         var transcript = View.Store.Transcript(Context!);
         long length = transcript.Measure(out var active);
-        int e = active is { } st ? Attrs.Fill(st, out attr)
-            : transcript.OwnerFile() is { } owner && FileStatus.Lstat(owner, out var ost) == 0 ? Attrs.Fill(ost, out attr)
-            : Attrs.Behind(System.IO.Path.Combine(View.Store.ContextDir(Context!), PathMap.TranscriptDirName), 0, out attr);
+        int e = active is { } st ? View.Attrs.Fill(st, out attr)
+            : transcript.OwnerFile() is { } owner && FileStatus.Lstat(owner, out var ost) == 0 ? View.Attrs.Fill(ost, out attr)
+            : Attrs.Behind(Path.Combine(View.Store.ContextDir(Context!), PathMap.TranscriptDirName), 0, out attr);
         attr.Size = length;
         return AsLog(e, ref attr);   // the partitions change under one virtual file
     }
@@ -86,7 +86,7 @@ internal sealed class PlainLogNode(ViewServices view, string path, string contex
             attr = default;
             return Planted(lst);
         }
-        int e = exists ? Attrs.Fill(lst, out attr) : Attrs.Behind(System.IO.Path.GetDirectoryName(StorePath!)!, 0, out attr);
+        int e = exists ? View.Attrs.Fill(lst, out attr) : Attrs.Behind(Path.GetDirectoryName(StorePath!)!, 0, out attr);
         return AsLog(e, ref attr);   // one node whether or not its file exists yet
     }
 

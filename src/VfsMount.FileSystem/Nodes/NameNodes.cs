@@ -40,7 +40,7 @@ internal sealed class InvalidNode(ViewServices view, string path, bool atTop) : 
 
     public int Unlink() => Errno.ENOENT;
 
-    public int Mkdir(uint mode, Caller caller) => atTop ? ContextNode.Make(View, System.IO.Path.GetFileName(Path), mode, caller) : Errno.EEXIST;
+    public int Mkdir(uint mode, Caller caller) => atTop ? ContextNode.Make(View, Path.GetFileName(MountPath), mode, caller) : Errno.EEXIST;
 
     public override int RefuseNewEntry() => Errno.EPERM;
 }

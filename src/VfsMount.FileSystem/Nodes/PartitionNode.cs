@@ -9,12 +9,9 @@ internal sealed class PartitionNode(ViewServices view, string path, string conte
 {
     private int ReadOnly() => Refuse(Errno.EROFS, "transcript/ is read-only");
 
-    /// <summary>Always: as for scratch (<see cref="ScratchNode.Reachable"/>), resolving the file itself answers for the way there.</summary>
-    public override int Reachable() => 0;
-
     public override int GetAttr(out FileAttr attr)
     {
-        int e = Attrs.Stat(StorePath!, out attr);
+        int e = View.Attrs.Stat(StorePath!, out attr);
         attr.Permissions &= ~0x92u;   // no write bits
         return e;
     }

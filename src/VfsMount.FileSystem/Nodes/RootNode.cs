@@ -7,7 +7,7 @@ namespace VfsMount.FileSystem.Nodes;
 internal sealed class RootNode(ViewServices view) : VfsNode(view, "/", null, view.Store.Root), IReadDir, IRmdir
 {
     /// <summary>Contexts are made, renamed and removed in contexts/: the kernel checks those against its owner and mode, as for chibi.</summary>
-    public override int GetAttr(out FileAttr attr) => Attrs.Stat(View.Store.ContextsDir, out attr);
+    public override int GetAttr(out FileAttr attr) => View.Attrs.Stat(View.Store.ContextsDir, out attr);
 
     public int ReadDir(List<DirEntry> entries)
     {

@@ -11,14 +11,10 @@ namespace VfsMount.FileSystem.Nodes;
 internal sealed class ScratchNode(ViewServices view, string path, string context, string storePath)
     : VfsNode(view, path, context, storePath), IReadDir, IOpen, ITruncate, IUnlink, IMkdir, IRmdir, IMakeEntry, IReadLink, ISetAttr
 {
-    /// <summary>
-    /// Always: every store access resolves beneath the store root with no symlink on the way
-    /// (StoreRoot), which answers ENOENT, ENOTDIR or ELOOP for a missing context or directory
-    /// and a symlink on the way — what checking each directory first would, in a third of the calls.
-    /// </summary>
-    public override int Reachable() => 0;
+    /// <summary>In a context that exists, through real directories only (the daemon never follows a symlink out of the store).</summary>
+    public override int Reachable() => base.Reachable() is var e and not 0 ? e : PathOk(View.Store.ContextDir(Context!));
 
-    public override int GetAttr(out FileAttr attr) => Attrs.Stat(StorePath!, out attr);
+    public override int GetAttr(out FileAttr attr) => View.Attrs.Stat(StorePath!, out attr);
 
     public int ReadDir(List<DirEntry> entries) => ListIfDirectory(Place, entries);
 

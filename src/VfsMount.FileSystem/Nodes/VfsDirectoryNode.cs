@@ -13,7 +13,7 @@ internal sealed class VfsDirectoryNode(ViewServices view, string path, string st
 
     public override int Reachable() => PathOk(View.Store.VfsDir);
 
-    public override int GetAttr(out FileAttr attr) => Attrs.Stat(StorePath!, out attr);
+    public override int GetAttr(out FileAttr attr) => View.Attrs.Stat(StorePath!, out attr);
 
     public int ReadDir(List<DirEntry> entries) => ListIfDirectory(Place, entries);
 

@@ -14,7 +14,7 @@ internal abstract class VfsNode(ViewServices view, string path, string? context,
 {
     protected ViewServices View { get; } = view;
 
-    public string Path { get; } = path;
+    public string MountPath { get; } = path;
     public string? Context { get; } = context;
     public string? StorePath { get; } = storePath;
 
@@ -29,7 +29,7 @@ internal abstract class VfsNode(ViewServices view, string path, string? context,
     {
         get
         {
-            string rel = Path.TrimStart('/');
+            string rel = MountPath.TrimStart('/');
             return Label.Length > 0 && rel.StartsWith(Label + "/", StringComparison.Ordinal) ? rel[(Label.Length + 1)..] : rel;
         }
     }
@@ -57,11 +57,11 @@ internal abstract class VfsNode(ViewServices view, string path, string? context,
     /// <summary>The daemon never follows a symlink out of the store: every directory from <paramref name="dir"/> on the way must be real.</summary>
     protected int PathOk(string dir)
     {
-        string rel = System.IO.Path.GetRelativePath(dir, StorePath!);
+        string rel = Path.GetRelativePath(dir, StorePath!);
         var parts = rel.Split('/');
         for (int i = 0; i < parts.Length - 1; i++)
         {
-            dir = System.IO.Path.Combine(dir, parts[i]);
+            dir = Path.Combine(dir, parts[i]);
             if (FileStatus.Lstat(dir, out var st) != 0) return Errno.ENOENT;
             if (!st.IsDirectory) return st.IsSymlink ? Errno.ELOOP : Errno.ENOTDIR;
         }
@@ -102,5 +102,5 @@ internal abstract class VfsNode(ViewServices view, string path, string? context,
     protected int ListIfDirectory(StorePlace place, List<DirEntry> entries) => ListStoreDir(place, StorePath!, entries, skip: []);
 
     /// <summary>Where its directory is in the store, for internal names.</summary>
-    protected StorePlace Place => PathMap.PlaceOf(Path.Split('/', StringSplitOptions.RemoveEmptyEntries));
+    protected StorePlace Place => PathMap.PlaceOf(MountPath.Split('/', StringSplitOptions.RemoveEmptyEntries));
 }

@@ -12,12 +12,14 @@ internal sealed class ViewServices
         Refusals = refusals;
         Limits = limits;
         Paths = new PathMap(this);
+        Attrs = new Attrs(keyByBirth: new DriveInfo(store.Root).DriveFormat != "overlay");
     }
 
     public ChibiStore Store { get; }
     public Refusals Refusals { get; }
     public MountLimits Limits { get; }
     public PathMap Paths { get; }
+    public Attrs Attrs { get; }
     public DocumentCommits Commits { get; } = new();
 
     /// <summary>Raised with a mount path whose committed content changed (the host drops kernel caches).</summary>

@@ -4,8 +4,8 @@ namespace VfsMount.Store.Transcript;
 
 public sealed partial class TranscriptLog
 {
-    /// <summary>One file of the whole transcript (its inode: which file the layout placed there) and where its bytes start in it.</summary>
-    private readonly record struct Segment(string Path, ulong Inode, long Start, long Length);
+    /// <summary>One file of the whole transcript (its inode and birth: which file the layout placed there) and where its bytes start in it.</summary>
+    private readonly record struct Segment(string Path, ulong Inode, long Birth, long Start, long Length);
 
     /// <summary>
     /// The partitions' layout; rebuilt only when the manifest changes (partitions never change)
@@ -99,7 +99,7 @@ public sealed partial class TranscriptLog
             int want = (int)Math.Min(buffer.Length - total, s.Length - inSegment);
             if (want <= 0) continue;
             // The legacy transcript (inode 0 here: it may still be migrated) is read by path each time.
-            long n = partitions is not null && s.Inode != 0 ? partitions.ReadAt(s.Path, s.Inode, buffer.Slice(total, want), inSegment)
+            long n = partitions is not null && s.Inode != 0 ? partitions.ReadAt(s.Path, s.Inode, s.Birth, buffer.Slice(total, want), inSegment)
                 : PartitionFiles.ReadByPath(s.Path, buffer.Slice(total, want), inSegment);
             if (n < 0) throw new PosixException((int)-n, s.Path);
             total += (int)n;
@@ -173,7 +173,7 @@ public sealed partial class TranscriptLog
         {
             // Not migrated yet (STORE-FORMAT.md "Legacy"): it is the transcript, read before active.jsonl.
             legacy = ls;
-            segments.Add(new Segment(LegacyPath, 0, 0, ls.Size));
+            segments.Add(new Segment(LegacyPath, 0, 0, 0, ls.Size));
             start = ls.Size;
         }
         var manifest = st.Inode == 0 ? null : Manifest.Load(ManifestPath);
@@ -191,7 +191,7 @@ public sealed partial class TranscriptLog
                         : StoreRoot.Refused(path, "a symlink on the way; not followed", errno);
                 if (errno != 0) throw new PosixException(errno, $"lstat {path}");
                 if (!ps.IsRegular) throw StoreRoot.Planted(path, ps);   // never read in place of the partition, nor skipped silently
-                segments.Add(new Segment(path, ps.Inode, start, ps.Size));
+                segments.Add(new Segment(path, ps.Inode, ps.BirthNs, start, ps.Size));
                 start += ps.Size;
             }
         }

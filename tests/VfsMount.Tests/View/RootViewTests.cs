@@ -111,6 +111,7 @@ public sealed class RootViewTests : IDisposable
     {
         Assert.Equal(Errno.ENOENT, _v.Create("/notes.txt", OpenFlags.Write, out _));   // as any name at the top that is no context
         Assert.Equal(Errno.EINVAL, _v.Mkdir("/bad name"));
+        Assert.Equal(Errno.EINVAL, _v.Mkdir("/.vfs"));   // no STORE/vfs/ here: a context name the store refuses, not "exists"
         Assert.Equal(Errno.EPERM, _v.Symlink("/tmp", "/link"));
         Assert.Equal(Errno.ENOENT, _v.TryOpen("/notes.txt", OpenFlags.ReadOnly, out _));
         Assert.Equal(Errno.EBUSY, _v.Fs.Rmdir("/"));
