@@ -225,7 +225,7 @@ public sealed class ChibiStore
 
     private void Forget(string name)
     {
-        _transcripts.TryRemove(name, out _);
+        if (_transcripts.TryRemove(name, out var transcript)) transcript.Retire();   // its held descriptors are of the moved directory
         _inboxes.TryRemove(name, out _);
     }
 
