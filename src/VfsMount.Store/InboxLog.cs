@@ -16,8 +16,15 @@ public sealed class InboxLog(string contextDir, string context, Quarantine quara
     public void Append(IReadOnlyList<CompletedEntry> entries)
     {
         if (entries.Count == 0) return;
-        var payload = CompletedEntry.Lines(entries);
+        using var lines = CompletedLines.From(entries);
+        Append(lines);
+    }
+
+    /// <summary>Appends the lines as one unit, fsync'd when it returns.</summary>
+    public void Append(CompletedLines lines)
+    {
+        if (lines.Count == 0) return;
         using var held = FileLock.Acquire(LockPath);
-        LineAppender.Append(Path, payload, quarantine, context);
+        LineAppender.Append(Path, lines.Bytes, quarantine, context);
     }
 }
