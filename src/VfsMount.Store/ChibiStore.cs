@@ -226,7 +226,7 @@ public sealed class ChibiStore
     private void Forget(string name)
     {
         if (_transcripts.TryRemove(name, out var transcript)) transcript.Retire();   // its held descriptors are of the moved directory
-        _inboxes.TryRemove(name, out _);
+        if (_inboxes.TryRemove(name, out var inbox)) inbox.Retire();
     }
 
     /// <summary>ENOTEMPTY unless the transcript holds at most its context_created anchor; the caller holds the transcript lock.</summary>

@@ -168,4 +168,22 @@ public sealed class HeldDescriptorTests : IDisposable
         daemon.Transcript("c").Append([Entry("c", "three")]);   // present: left as it is
         Assert.True(File.Exists(dirty));
     }
+    [Fact]
+    public void InboxAppend_AfterChibiClearedItInPlaceAndAfterItWasReplaced_LandsInTheFileAtTheName()
+    {
+        var daemon = _dir.Open();
+        daemon.CreateContext("c");
+        var inbox = daemon.Inbox("c");
+        inbox.Append([Entry("c", "one")]);
+
+        using (var held = FileLock.Acquire(inbox.LockPath))
+            File.WriteAllBytes(inbox.Path, []);   // chibi's read-and-clear: truncated in place, same inode
+        inbox.Append([Entry("c", "two")]);
+        Assert.Equal(["two"], Disk.Contents(File.ReadAllBytes(inbox.Path)));
+
+        File.WriteAllText(inbox.Path + ".new", "");
+        File.Move(inbox.Path + ".new", inbox.Path, overwrite: true);   // replaced: the held descriptor is of the old file
+        inbox.Append([Entry("c", "three")]);
+        Assert.Equal(["three"], Disk.Contents(File.ReadAllBytes(inbox.Path)));
+    }
 }
