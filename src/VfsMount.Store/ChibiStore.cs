@@ -225,8 +225,8 @@ public sealed class ChibiStore
 
     private void Forget(string name)
     {
-        _transcripts.TryRemove(name, out _);
-        _inboxes.TryRemove(name, out _);
+        if (_transcripts.TryRemove(name, out var transcript)) transcript.Retire();   // its held descriptors are of the moved directory
+        if (_inboxes.TryRemove(name, out var inbox)) inbox.Retire();
     }
 
     /// <summary>ENOTEMPTY unless the transcript holds at most its context_created anchor; the caller holds the transcript lock.</summary>

@@ -12,6 +12,7 @@ namespace VfsMount.Store;
 public static class HoldPoint
 {
     private static readonly ConcurrentDictionary<Hold, bool> Armed = new();
+    private static int s_armed;   // Armed's count, read without ConcurrentDictionary.IsEmpty's bucket scan on every append
 
     /// <summary>One armed step: fires once, for the first hit inside its store.</summary>
     public sealed class Hold(string name, string scope, int failWith) : IDisposable
@@ -34,7 +35,7 @@ public static class HoldPoint
 
         public void Dispose()
         {
-            Armed.TryRemove(this, out _);
+            if (Armed.TryRemove(this, out _)) Interlocked.Decrement(ref s_armed);
             Release();
         }
     }
@@ -43,6 +44,7 @@ public static class HoldPoint
     public static Hold Arm(string name, string scope, int failWith = 0)
     {
         var hold = new Hold(name, scope, failWith);
+        Interlocked.Increment(ref s_armed);
         Armed[hold] = true;
         return hold;
     }
@@ -53,10 +55,11 @@ public static class HoldPoint
     /// <summary>As Hit, for a step whose outcome is result: an armed failure replaces it.</summary>
     public static int Hit(string name, string path, int result)
     {
-        if (Armed.IsEmpty) return result;
+        if (Volatile.Read(ref s_armed) == 0) return result;
         string at = Path.GetFullPath(path) + "/";
         var hold = Armed.Keys.FirstOrDefault(h => h.Name == name && at.StartsWith(h.Scope, StringComparison.Ordinal));
         if (hold is null || !Armed.TryRemove(hold, out _)) return result;   // fires once
+        Interlocked.Decrement(ref s_armed);
         hold.Stop();
         return hold.FailWith != 0 ? hold.FailWith : result;
     }

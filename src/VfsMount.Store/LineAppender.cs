@@ -20,7 +20,17 @@ public static class LineAppender
         using var file = PosixFile.OpenOrCreate(path, PosixFile.ReadWrite | PosixFile.Append | PosixFile.NoFollow, ownerIfNew ?? (() => FileOwner.For(path)));
         int statErrno = file.Status(out var st);
         if (statErrno != 0) throw new PosixException(statErrno, path);
-        long before = MendTornTail(file, st.Size, path, quarantine, context);
+        return (Append(file, st.Size, tailKnown: false, path, payload, quarantine, context), st.Inode);
+    }
+
+    /// <summary>
+    /// The same append to a file held open (O_APPEND) whose size is <paramref name="size"/>:
+    /// a write and an fsync. tailKnown says the size is where an append of ours ended, so the
+    /// last byte is a '\n' and is not read again. Returns the size before the append.
+    /// </summary>
+    public static long Append(PosixFile file, long size, bool tailKnown, string path, ReadOnlySpan<byte> payload, Quarantine quarantine, string context)
+    {
+        long before = tailKnown ? size : MendTornTail(file, size, path, quarantine, context);
         CrashPoint.Hit("append-before-write");
         int errno;
         if (CrashPoint.IsArmed("append-mid-write") && payload.Length > 1)
@@ -40,7 +50,7 @@ public static class LineAppender
             file.Sync();
             throw new PosixException(errno, $"append to {path}");
         }
-        return (before, st.Inode);
+        return before;
     }
 
     /// <summary>

@@ -20,6 +20,7 @@ namespace VfsMount.FileSystem.Handles;
 internal sealed class LogHandle(LogTarget target, bool append, string from, Refusals refusals, long maxLineBytes, MountCounters counters) : Handle
 {
     private readonly MemoryStream _pending = new();
+    private readonly CompletedLines _lines = new();   // each append's completed lines; reused, its buffer pooled
     private long _nextOffset = -1;
     private bool _terminatedByFlush;   // the last line was appended by a flush, with a '\n' of ours
 
@@ -51,8 +52,8 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
             return Accepted(total, offset, out written);
         }
 
-        var complete = Concat(data[..(lastNewline + 1)]);
-        int errno = AppendLines(complete);
+        // Without an unfinished line before them, the lines are validated where the kernel put them: no copy.
+        int errno = _pending.Length == 0 ? AppendLines(data[..(lastNewline + 1)]) : AppendLines(Concat(data[..(lastNewline + 1)]));
         if (errno != 0) return errno;
         _pending.SetLength(0);
         _pending.Write(data[(lastNewline + 1)..]);
@@ -67,8 +68,8 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
     {
         if (_pending.Length == 0) return 0;
         var line = PendingLine();
-        if (Validate(line, out var entries) is { } refused) return refused.Errno;
-        int errno = Append(line, entries);
+        if (Validate(line) is { } refused) return refused.Errno;
+        int errno = Append(line);
         if (errno != 0) return errno;
         _pending.SetLength(0);
         _terminatedByFlush = true;
@@ -94,27 +95,26 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
     public override int Truncate(long size) => refusals.Refuse(target, Errno.EPERM, "logs cannot be truncated");
 
     /// <summary>Validates every line of text (each ending in '\n') and appends them all, or none.</summary>
-    private int AppendLines(byte[] text)
+    private int AppendLines(ReadOnlySpan<byte> text)
     {
-        if (Validate(text, out var entries) is { } refused) return refusals.Refuse(target, refused.Errno, refused.Message, text);
-        return Append(text, entries);
+        if (Validate(text) is { } refused) return refusals.Refuse(target, refused.Errno, refused.Message, text.ToArray());
+        return Append(text);
     }
 
-    /// <summary>Validates and completes every line of text (each ending in '\n'); the refusal, or null.</summary>
-    private StoreException? Validate(byte[] text, out List<CompletedEntry> entries)
+    /// <summary>Validates and completes every line of text (each ending in '\n') into _lines; the refusal, or null.</summary>
+    private StoreException? Validate(ReadOnlySpan<byte> text)
     {
-        entries = [];
+        _lines.Clear();
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         int start = 0;
         try
         {
             while (start < text.Length)
             {
-                int end = Array.IndexOf(text, (byte)'\n', start);
-                int length = end - start;
+                int length = text[start..].IndexOf((byte)'\n');
                 if (length > maxLineBytes) throw new StoreException(Errno.EFBIG, $"a line of {length} bytes is over the limit of {maxLineBytes}");
-                entries.Add(target.Complete(text.AsSpan(start, length), from, now));
-                start = end + 1;
+                target.Complete(text.Slice(start, length), from, now, _lines);
+                start += length + 1;
             }
             return null;
         }
@@ -124,19 +124,18 @@ internal sealed class LogHandle(LogTarget target, bool append, string from, Refu
         }
     }
 
-    private int Append(byte[] text, List<CompletedEntry> entries)
+    /// <summary>Appends the lines Validate completed from text (text is kept if the store refuses them).</summary>
+    private int Append(ReadOnlySpan<byte> text)
     {
         try
         {
-            target.Append(entries);
-            long bytes = 0;
-            foreach (var entry in entries) bytes += entry.Json.Length + 1;
-            counters.Appended(target.Context, entries.Count, bytes);
+            target.Append(_lines);
+            counters.Appended(target.Context, _lines.Count, _lines.Bytes.Length);
             return 0;
         }
         catch (StoreException e) when (e.Errno is Errno.EINVAL or Errno.EFBIG)
         {
-            return refusals.Refuse(target, e.Errno, e.Message, text);
+            return refusals.Refuse(target, e.Errno, e.Message, text.ToArray());
         }
         catch (StoreException e)
         {

@@ -15,11 +15,14 @@ internal abstract class LogTarget(string context, string fileName)
 
     public abstract int Read(Span<byte> buffer, long offset);
 
-    /// <summary>Validates and completes one line (no '\n'); throws StoreException (EINVAL) when refused.</summary>
-    public abstract CompletedEntry Complete(ReadOnlySpan<byte> line, string from, ulong now);
+    /// <summary>
+    /// Validates and completes one line (no '\n') into lines, as its next line; throws
+    /// StoreException (EINVAL) when refused, lines then as they were.
+    /// </summary>
+    public abstract void Complete(ReadOnlySpan<byte> line, string from, ulong now, CompletedLines lines);
 
-    /// <summary>Appends all entries as one durable unit; throws StoreException on failure.</summary>
-    public abstract void Append(IReadOnlyList<CompletedEntry> entries);
+    /// <summary>Appends all lines as one durable unit; throws StoreException on failure.</summary>
+    public abstract void Append(CompletedLines lines);
 
     /// <summary>The mount path a kernel cache of this log is keyed by.</summary>
     public string MountPath => $"/{Context}/{FileName}";
@@ -38,8 +41,8 @@ internal sealed class TranscriptTarget(ChibiStore store, string context) : LogTa
     public override long Length => _log.Length;
     public override int Read(Span<byte> buffer, long offset) => _log.Read(buffer, offset, _partitions);
     public override void Release() => _partitions.Dispose();
-    public override CompletedEntry Complete(ReadOnlySpan<byte> line, string from, ulong now) => EntryCompleter.Transcript(line, Context, from, now);
-    public override void Append(IReadOnlyList<CompletedEntry> entries) => _log.Append(entries);
+    public override void Complete(ReadOnlySpan<byte> line, string from, ulong now, CompletedLines lines) => EntryCompleter.CompleteTranscript(line, Context, from, now, lines);
+    public override void Append(CompletedLines lines) => _log.Append(lines);
 }
 
 /// <summary>inbox.jsonl and transcript.md: plain files of the context directory.</summary>
@@ -62,18 +65,20 @@ internal class PlainLogTarget(ChibiStore store, string path, string context, str
         }
     }
 
-    public override CompletedEntry Complete(ReadOnlySpan<byte> line, string from, ulong now)
+    public override void Complete(ReadOnlySpan<byte> line, string from, ulong now, CompletedLines lines)
     {
         if (!System.Text.Unicode.Utf8.IsValid(line)) throw new StoreException(Errno.EINVAL, "a line of transcript.md must be UTF-8 text");
-        return new CompletedEntry(line.ToArray(), now, 0, false);
+        line.CopyTo(lines.GetSpan(line.Length));
+        lines.Advance(line.Length);
+        lines.EndLine(now, 0, false);
     }
 
     /// <summary>transcript.md: chibi appends without a lock, the mount under one of its own, never cut back (<see cref="TextLog"/>).</summary>
-    public override void Append(IReadOnlyList<CompletedEntry> entries) => Store.TextLog(Context).Append(CompletedEntry.Lines(entries));
+    public override void Append(CompletedLines lines) => Store.TextLog(Context).Append(lines.Bytes);
 }
 
 internal sealed class InboxTarget(ChibiStore store, string context) : PlainLogTarget(store, store.Inbox(context).Path, context, PathMap.InboxName)
 {
-    public override CompletedEntry Complete(ReadOnlySpan<byte> line, string from, ulong now) => EntryCompleter.Inbox(line, Context, from, now);
-    public override void Append(IReadOnlyList<CompletedEntry> entries) => Store.Inbox(Context).Append(entries);
+    public override void Complete(ReadOnlySpan<byte> line, string from, ulong now, CompletedLines lines) => EntryCompleter.CompleteInbox(line, Context, from, now, lines);
+    public override void Append(CompletedLines lines) => Store.Inbox(Context).Append(lines);
 }

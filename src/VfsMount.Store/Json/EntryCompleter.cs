@@ -4,24 +4,8 @@ using System.Text.Json;
 namespace VfsMount.Store.Json;
 
 /// <summary>A validated, completed log line: its compact JSON (no newline) and what rotation counts.</summary>
-public readonly record struct CompletedEntry(byte[] Json, ulong Timestamp, int ContentBytes, bool IsUserMessage)
-{
-    /// <summary>The entries as the bytes of one append: each JSON followed by '\n'.</summary>
-    public static byte[] Lines(IReadOnlyList<CompletedEntry> entries)
-    {
-        int length = 0;
-        foreach (var e in entries) length += e.Json.Length + 1;
-        var payload = new byte[length];
-        int at = 0;
-        foreach (var e in entries)
-        {
-            e.Json.CopyTo(payload, at);
-            at += e.Json.Length;
-            payload[at++] = (byte)'\n';
-        }
-        return payload;
-    }
-}
+/// <remarks>For callers outside the write path (the CLI, a new context's anchor, tests); the write path completes into <see cref="CompletedLines"/>.</remarks>
+public readonly record struct CompletedEntry(byte[] Json, ulong Timestamp, int ContentBytes, bool IsUserMessage);
 
 /// <summary>
 /// Validates one JSONL line written by a user and completes the fields chibi requires
@@ -29,77 +13,61 @@ public readonly record struct CompletedEntry(byte[] Json, ulong Timestamp, int C
 /// transcripts. A completed role follows entry_type; every other field is kept, in its order,
 /// after chibi's required ones.
 /// </summary>
-public static class EntryCompleter
+/// <remarks>
+/// Two passes of a Utf8JsonReader over the caller's bytes and one Utf8JsonWriter into the
+/// append's buffer (<see cref="CompletedLines"/>): no document, no string of a value — the
+/// line's bytes are copied once, into what the append writes (<see cref="LineScan"/>).
+/// </remarks>
+public static partial class EntryCompleter
 {
-    private static readonly string[] TranscriptOrder = ["id", "timestamp", "from", "to", "content", "entry_type"];
-    private static readonly string[] InboxOrder = ["id", "timestamp", "from", "to", "content"];
+    private static readonly Field[] TranscriptOrder = [Field.Id, Field.Timestamp, Field.From, Field.To, Field.Content, Field.EntryType];
+    private static readonly Field[] InboxOrder = [Field.Id, Field.Timestamp, Field.From, Field.To, Field.Content];
 
     /// <summary>Throws <see cref="StoreException"/> (EINVAL) with the reason when the line is refused.</summary>
     public static CompletedEntry Transcript(ReadOnlySpan<byte> line, string context, string from, ulong now) =>
-        Complete(line, context, from, now, TranscriptOrder);
+        ToEntry(line, context, from, now, transcript: true);
 
     public static CompletedEntry Inbox(ReadOnlySpan<byte> line, string context, string from, ulong now) =>
-        Complete(line, context, from, now, InboxOrder);
+        ToEntry(line, context, from, now, transcript: false);
 
-    private static CompletedEntry Complete(ReadOnlySpan<byte> line, string context, string from, ulong now, string[] order)
+    /// <summary>Completes a transcript line into <paramref name="into"/> (its JSON and '\n'); throws EINVAL when refused, leaving into as it was.</summary>
+    public static void CompleteTranscript(ReadOnlySpan<byte> line, string context, string from, ulong now, CompletedLines into) =>
+        Complete(line, context, from, now, transcript: true, into);
+
+    public static void CompleteInbox(ReadOnlySpan<byte> line, string context, string from, ulong now, CompletedLines into) =>
+        Complete(line, context, from, now, transcript: false, into);
+
+    private static CompletedEntry ToEntry(ReadOnlySpan<byte> line, string context, string from, ulong now, bool transcript)
     {
-        using var doc = Parse(line);
-        var root = doc.RootElement;
-        if (root.ValueKind != JsonValueKind.Object)
-            throw Invalid($"a line must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}");
+        using var lines = new CompletedLines();
+        Complete(line, context, from, now, transcript, lines);
+        var f = lines.Facts[0];
+        return new CompletedEntry(lines.Line(0).ToArray(), f.Timestamp, f.ContentBytes, f.IsUserMessage);
+    }
 
-        ulong timestamp = now;
-        if (root.TryGetProperty("timestamp", out var ts) && !(ts.ValueKind == JsonValueKind.Number && ts.TryGetUInt64(out timestamp)))
-            throw Invalid("\"timestamp\" must be an unsigned integer (Unix seconds)");
-        foreach (var name in (ReadOnlySpan<string>)["id", "from", "to", "content", "entry_type"])
-            if (root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.String)
-                throw Invalid($"\"{name}\" must be a string");
-
-        bool transcript = order == TranscriptOrder;
-        string? role = null;
-        if (transcript && root.TryGetProperty("role", out var r))
+    private static void Complete(ReadOnlySpan<byte> line, string context, string from, ulong now, bool transcript, CompletedLines into)
+    {
+        var scan = LineScan.Rent();
+        try
         {
-            role = r.ValueKind == JsonValueKind.String ? r.GetString() : null;
-            if (role is not ("user" or "agent" or "system")) throw Invalid("\"role\" must be \"user\", \"agent\" or \"system\"");
-        }
-
-        string content = root.TryGetProperty("content", out var c) ? c.GetString()! : "";
-        string entryType = root.TryGetProperty("entry_type", out var et) ? et.GetString()! : "message";
-        string to = root.TryGetProperty("to", out var t) ? t.GetString()! : context;
-
-        // chibi 0.10 counts user prompts by role; without it, chibi reads a message to "user" as the agent's.
-        bool completeRole = transcript && role is null && entryType == "message";
-        if (completeRole) role = to == "user" ? "agent" : "user";
-
-        var buffer = new ArrayBufferWriter<byte>(line.Length + 128);
-        using (var w = new Utf8JsonWriter(buffer, JsonFormat.Compact))
-        {
-            w.WriteStartObject();
-            foreach (var name in order)
+            scan.Read(line, transcript);
+            var order = transcript ? TranscriptOrder : InboxOrder;
+            var facts = scan.Facts(context, now, transcript);
+            try
             {
-                if (root.TryGetProperty(name, out var given))
-                {
-                    w.WritePropertyName(name);
-                    given.WriteTo(w);
-                    continue;
-                }
-                switch (name)
-                {
-                    case "id": w.WriteString(name, Guid.NewGuid().ToString()); break;
-                    case "timestamp": w.WriteNumber(name, now); break;
-                    case "from": w.WriteString(name, from); break;
-                    case "to": w.WriteString(name, context); break;
-                    case "content": w.WriteString(name, ""); break;
-                    case "entry_type": w.WriteString(name, "message"); break;
-                }
+                scan.Write(line, order, from, context, now, facts.CompleteRole, into);
             }
-            if (completeRole) w.WriteString("role", role);
-            foreach (var p in root.EnumerateObject())
-                if (Array.IndexOf(order, p.Name) < 0) p.WriteTo(w);
-            w.WriteEndObject();
+            catch
+            {
+                into.DropUnended();
+                throw;
+            }
+            into.EndLine(facts.Timestamp, facts.ContentBytes, facts.IsUserMessage);
         }
-        bool userMessage = entryType == "message" && role == "user";
-        return new CompletedEntry(buffer.WrittenSpan.ToArray(), timestamp, System.Text.Encoding.UTF8.GetByteCount(content), userMessage);
+        finally
+        {
+            LineScan.Return(scan);
+        }
     }
 
     /// <summary>
@@ -196,7 +164,7 @@ public static class EntryCompleter
         }
     }
 
-    private static StoreException Invalid(string reason) => new(22, reason);
+    internal static StoreException Invalid(string reason) => new(22, reason);
 
     internal static string FirstSentence(string message)
     {

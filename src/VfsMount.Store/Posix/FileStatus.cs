@@ -58,6 +58,22 @@ public readonly record struct FileStatus(
         return 0;
     }
 
+    /// <summary>statx of a NUL-terminated name relative to a directory descriptor, not following a final symlink. 0 or errno.</summary>
+    internal static unsafe int StatAt(int dirfd, byte* name, out FileStatus status)
+    {
+        StatxBuffer buf;
+        if (Libc.StatxAt(dirfd, name, Libc.AT_SYMLINK_NOFOLLOW, Wanted, &buf) != 0)
+        {
+            status = default;
+            return Marshal.GetLastPInvokeError();
+        }
+        status = From(buf);
+        return 0;
+    }
+
+    /// <summary>The same file: device and inode.</summary>
+    public bool IsSameFile(in FileStatus other) => Inode == other.Inode && Device == other.Device;
+
     private static FileStatus From(in StatxBuffer b) => new(
         b.Ino, (long)b.Size, b.Mode, b.Nlink, b.Uid, b.Gid, b.Atime.TotalNs, b.Mtime.TotalNs, b.Ctime.TotalNs,
         ((ulong)b.DevMajor << 32) | b.DevMinor, b.RdevMajor, b.RdevMinor,

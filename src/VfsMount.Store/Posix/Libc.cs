@@ -59,6 +59,10 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, StatxBuffer* buf);
 
+    /// <summary>statx with a path already encoded (UTF-8, NUL-terminated): no marshalling on hot paths.</summary>
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
+    public static unsafe partial int StatxAt(int dirfd, byte* path, int flags, uint mask, StatxBuffer* buf);
+
     [LibraryImport("libc", EntryPoint = "fchown", SetLastError = true)]
     public static partial int FChown(int fd, uint uid, uint gid);
 

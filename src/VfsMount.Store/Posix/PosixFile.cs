@@ -188,7 +188,12 @@ public sealed class PosixFile : IDisposable
         return 0;
     }
 
-    public int Sync() => Retry(() => Libc.Fsync(_fd));
+    public int Sync()
+    {
+        while (Libc.Fsync(_fd) != 0)   // a loop, not Retry: no delegate on the append path
+            if (Marshal.GetLastPInvokeError() is var errno && errno != Libc.EINTR) return errno;
+        return 0;
+    }
 
     public int SetLength(long length) => Retry(() => Libc.FTruncate(_fd, length));
 
@@ -197,9 +202,16 @@ public sealed class PosixFile : IDisposable
 
     /// <summary>flock(2); blocking unless nonBlocking. Returns 0 or errno (EWOULDBLOCK when busy).</summary>
     public int Lock(bool exclusive, bool nonBlocking = false) =>
-        Retry(() => Libc.Flock(_fd, (exclusive ? Libc.LOCK_EX : Libc.LOCK_SH) | (nonBlocking ? Libc.LOCK_NB : 0)));
+        Flock((exclusive ? Libc.LOCK_EX : Libc.LOCK_SH) | (nonBlocking ? Libc.LOCK_NB : 0));
 
-    public int Unlock() => Retry(() => Libc.Flock(_fd, Libc.LOCK_UN));
+    public int Unlock() => Flock(Libc.LOCK_UN);
+
+    private int Flock(int operation)
+    {
+        while (Libc.Flock(_fd, operation) != 0)
+            if (Marshal.GetLastPInvokeError() is var errno && errno != Libc.EINTR) return errno;
+        return 0;
+    }
 
     /// <summary>Size of the open file, or -errno.</summary>
     public long Length()

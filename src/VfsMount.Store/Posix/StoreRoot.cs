@@ -153,6 +153,28 @@ public sealed class StoreRoot : IDisposable
         using (entry) return entry!.Status(out status);
     }
 
+    /// <summary>
+    /// statx of a store path by name relative to the root descriptor, opening nothing: for
+    /// <see cref="NameProbe"/>, which only compares what it finds with a descriptor already held.
+    /// relativeZ is the path below the root, UTF-8, NUL-terminated. 0 or errno.
+    /// </summary>
+    internal unsafe int StatRelative(byte[] relativeZ, out FileStatus status)
+    {
+        bool added = false;
+        _fd.DangerousAddRef(ref added);
+        try
+        {
+            fixed (byte* path = relativeZ) return FileStatus.StatAt((int)_fd.DangerousGetHandle(), path, out status);
+        }
+        finally
+        {
+            if (added) _fd.DangerousRelease();
+        }
+    }
+
+    /// <summary>The store path below the root, as <see cref="StatRelative"/> takes it.</summary>
+    internal byte[] RelativeZ(string storePath) => System.Text.Encoding.UTF8.GetBytes(Relative(storePath) + "\0");
+
     /// <summary>openat2 beneath the root; a path of PATH_MAX or more in chunks at '/' boundaries. A descriptor or -errno.</summary>
     private int OpenBeneath(string relative, int flags, uint mode)
     {

@@ -18,8 +18,18 @@ public sealed partial class TranscriptLog
     private readonly Quarantine _quarantine;
     private readonly MountCounters? _counters;
     private readonly Lock _statsLock = new();
-    private readonly GroupCommit<IReadOnlyList<CompletedEntry>> _commits;
+    private readonly GroupCommit<Pending> _commits;
+    private readonly NameProbe _dirtyName;
     private bool _directoryReady;
+
+    // The lock file and active.jsonl, kept open between appends; used only by the batch leader
+    // (GroupCommit runs one batch at a time). Lock order: _heldGate, then the transcript flock.
+    private readonly Lock _heldGate = new();
+    private HeldLog? _held;
+    private volatile bool _retired;
+
+    /// <summary>One writer's lines in a group commit, and whether chibi's window must learn of them.</summary>
+    private readonly record struct Pending(CompletedLines Lines, bool MarkDirty);
     private (ulong Inode, PartitionStats Stats)? _active;   // what we know of active.jsonl; under _statsLock
 
     public TranscriptLog(string contextDir, string context, string storeRoot, StorageOptions options, Quarantine quarantine, MountCounters? counters = null)
@@ -32,6 +42,7 @@ public sealed partial class TranscriptLog
         _quarantine = quarantine;
         _counters = counters;
         _commits = new(AppendBatch);
+        _dirtyName = new NameProbe(Path.Combine(contextDir, DirtyMarker.Name));
     }
 
     public string ContextDir { get; }
@@ -64,15 +75,111 @@ public sealed partial class TranscriptLog
     public void Append(IReadOnlyList<CompletedEntry> entries, bool markDirty = true)
     {
         if (entries.Count == 0) return;
-        _commits.Commit(entries);
+        using var lines = CompletedLines.From(entries);
+        Append(lines, markDirty);
+    }
+
+    /// <summary>The same append of lines completed in place (the write path's: no copy before the write).</summary>
+    public void Append(CompletedLines lines, bool markDirty = true)
+    {
+        if (lines.Count == 0) return;
+        _commits.Commit(new Pending(lines, markDirty));
+    }
+
+    /// <summary>
+    /// The descriptors held for appends are closed: this context was renamed or removed by this
+    /// process. A log still referenced (an open handle) appends by name again, at most holding
+    /// its descriptors for the length of one append. Never waits for an append in progress (it
+    /// may wait for the flock the caller holds): that append closes them when it ends.
+    /// </summary>
+    public void Retire()
+    {
+        _retired = true;
+        if (!_heldGate.TryEnter()) return;
+        try
+        {
+            _held?.Dispose();
+            _held = null;
+        }
+        finally
+        {
+            _heldGate.Exit();
+        }
+    }
+
+    /// <summary>One locked write and fsync for a batch of appends (each batch member whole), then the dirty mark.</summary>
+    private void AppendBatch(IReadOnlyList<Pending> batch)
+    {
+        bool markDirty = false;
+        foreach (var p in batch) markDirty |= p.MarkDirty;
+        lock (_heldGate)
+        {
+            try
+            {
+                AppendLocked(batch);
+            }
+            finally
+            {
+                if (_retired)
+                {
+                    _held?.Dispose();
+                    _held = null;
+                }
+            }
+        }
         if (markDirty) MarkDirty();
     }
 
-    /// <summary>One locked write and fsync for a batch of appends (each batch member whole).</summary>
-    private void AppendBatch(IReadOnlyList<IReadOnlyList<CompletedEntry>> batch)
+    private void AppendLocked(IReadOnlyList<Pending> batch)
     {
-        var entries = batch.Count == 1 ? batch[0] : batch.SelectMany(b => b).ToList();
-        var payload = CompletedEntry.Lines(entries);
+        var held = TakeLock();
+        try
+        {
+            var file = held.Log(out var active);
+            if (file is null)
+            {
+                MigrateLegacyLocked();
+                file = held.Log(out active) ?? held.CreateLog(NewActiveOwner, out active);
+            }
+            // Resolved before writing: a manifest chibi cannot read (EIO) refuses the append whole,
+            // instead of failing after the lines are in (the writer would retry and append them twice).
+            var policy = CachedPolicy();
+            bool tailKnown = EndsWhereWeKnow(active);
+            long before;
+            if (batch.Count == 1)
+            {
+                before = LineAppender.Append(file, active.Size, tailKnown, ActivePath, batch[0].Lines.Bytes, _quarantine, _context);
+            }
+            else
+            {
+                using var all = new CompletedLines();
+                foreach (var p in batch)
+                {
+                    p.Lines.Bytes.CopyTo(all.GetSpan(p.Lines.Bytes.Length));
+                    all.Advance(p.Lines.Bytes.Length);
+                }
+                before = LineAppender.Append(file, active.Size, tailKnown, ActivePath, all.Bytes, _quarantine, _context);
+            }
+            HoldPoint.Hit("transcript-append-durable", Directory);
+            var stats = ActiveStatsAfter(before, active.Inode, batch, policy, file);
+            ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateAfterAppend();
+        }
+        finally
+        {
+            held.Unlock();
+        }
+    }
+
+    /// <summary>
+    /// The transcript lock, through the lock file held since the last append when its name still
+    /// leads to it; otherwise by name, as the first append: transcript/ refused if planted, made
+    /// if missing, and ENOENT when the context is gone.
+    /// </summary>
+    private HeldLog TakeLock()
+    {
+        _held ??= new HeldLog(LockPath, ActivePath);
+        if (_held.TryLockHeld()) return _held;
         RefuseLinkedOut();
         if (!_directoryReady)
         {
@@ -84,16 +191,14 @@ public sealed partial class TranscriptLog
             if (errno == 0) Ownership.TakeParentsOwner(Directory);
             _directoryReady = true;
         }
-        using var held = FileLock.Acquire(LockPath);
-        MigrateLegacyLocked();
-        // Resolved before writing: a manifest chibi cannot read (EIO) refuses the append whole,
-        // instead of failing after the lines are in (the writer would retry and append them twice).
-        var policy = CachedPolicy();
-        var (before, inode) = LineAppender.Append(ActivePath, payload, _quarantine, _context, NewActiveOwner);
-        HoldPoint.Hit("transcript-append-durable", Directory);
-        var stats = ActiveStatsAfter(before, inode, entries, policy);
-        ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        if (policy.IsDue(stats.Entries, stats.Tokens, stats.FirstTimestamp, now)) RotateAfterAppend();
+        _held.LockByName();
+        return _held;
+    }
+
+    /// <summary>Whether active.jsonl ends where our last append left it (so its last byte is our '\n').</summary>
+    private bool EndsWhereWeKnow(in FileStatus active)
+    {
+        lock (_statsLock) return _active is { } a && a.Inode == active.Inode && a.Stats.Bytes == active.Size;
     }
 
     /// <summary>
@@ -137,11 +242,16 @@ public sealed partial class TranscriptLog
     /// chibi's window must be rebuilt to include what was appended. The lines are durable
     /// already: a failure here is logged, never turned into a failed append the writer would retry.
     /// </summary>
+    /// <remarks>
+    /// After the write, so that a chibi load that deleted the marker before our lines were in
+    /// makes us create it again. One statx while it exists (chibi deletes it only at a load);
+    /// made, with its directory fsync'd, only when absent.
+    /// </remarks>
     private void MarkDirty()
     {
         try
         {
-            DirtyMarker.Mark(ContextDir);
+            if (_dirtyName.Stat(out _) != 0) DirtyMarker.Mark(ContextDir);
         }
         catch (IOException e)
         {
@@ -189,17 +299,17 @@ public sealed partial class TranscriptLog
     }
 
     /// <summary>Stats of active.jsonl after our append: counted incrementally when nobody else wrote.</summary>
-    private PartitionStats ActiveStatsAfter(long before, ulong inode, IReadOnlyList<CompletedEntry> entries, RotationPolicy policy)
+    private PartitionStats ActiveStatsAfter(long before, ulong inode, IReadOnlyList<Pending> batch, RotationPolicy policy, PosixFile file)
     {
         lock (_statsLock)
         {
             if (_active is { } a && a.Inode == inode && a.Stats.Bytes == before)
             {
-                foreach (var e in entries) a.Stats.Add(e.Timestamp, policy.TokensOf(e.ContentBytes), e.Json.Length + 1, e.IsUserMessage);
+                foreach (var p in batch)
+                    foreach (var f in p.Lines.Facts) a.Stats.Add(f.Timestamp, policy.TokensOf(f.ContentBytes), f.Length, f.IsUserMessage);
                 return a.Stats;
             }
         }
-        using var file = PosixFile.OpenOrThrow(ActivePath, PosixFile.ReadOnly | PosixFile.NoFollow);
         return KnownStats(file, policy);
     }
 
