@@ -181,9 +181,14 @@ typedef struct vfs_ops {
     /* Last reference gone; the result is ignored by the kernel. */
     int32_t (*release)(void *state, uint64_t fh);
     int32_t (*fsync)(void *state, uint64_t fh, int32_t datasync);
+    /* Called only by kernels without FUSE_CAP_NO_OPENDIR_SUPPORT; elsewhere
+     * directories are opened by the kernel alone and readdir gets fh 0. Either
+     * way the kernel may cache listings: a listing at `off` > 0 may continue
+     * one begun at 0 through another open of the directory. */
     int32_t (*opendir)(void *state, const vfs_req *req, uint64_t ino, vfs_open *out);
     /* Lists entries from offset `off` (0 = the start; else a `next_off`
-     * given earlier) by calling vfs_add_dirent until it returns 1 (full).
+     * given earlier, by any open of the directory) by calling vfs_add_dirent
+     * until it returns 1 (full).
      * plus: the kernel asked for READDIRPLUS — give each entry's vfs_entry,
      * and count a lookup only for entries vfs_add_dirent accepted. */
     int32_t (*readdir)(void *state, const vfs_req *req, uint64_t ino, uint64_t fh, int64_t off, int32_t plus,
