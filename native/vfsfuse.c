@@ -215,6 +215,7 @@ static void apply_open(struct fuse_file_info *fi, const vfs_open *o)
     fi->fh = o->fh;
     fi->direct_io = o->direct_io != 0;
     fi->keep_cache = o->keep_cache != 0;
+    fi->noflush = o->no_flush != 0; /* FOPEN_NOFLUSH: close(2) does not wait for a flush that does nothing */
 }
 
 static int64_t resolve_time(const struct timespec *ts, int now)

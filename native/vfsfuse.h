@@ -36,7 +36,7 @@ extern "C" {
 #define VFS_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; C# checks it at load. */
-#define VFS_ABI_VERSION 3
+#define VFS_ABI_VERSION 4
 
 #define VFS_ROOT_ID 1u
 
@@ -120,13 +120,17 @@ typedef struct vfs_entry {
     vfs_attr attr;
 } vfs_entry;
 
-/* The result of open/create/opendir; 16 bytes. direct_io = 1 makes the
+/* The result of open/create/opendir; 24 bytes. direct_io = 1 makes the
  * kernel send every read/write here (no page cache); keep_cache = 1 keeps
- * pages cached by earlier opens of the node. Both 0 on entry. */
+ * pages cached by earlier opens of the node; no_flush = 1: close(2) of it
+ * sends no flush (for handles whose flush does nothing: no writeback cache,
+ * so no dirty pages either). All 0 on entry. */
 typedef struct vfs_open {
     uint64_t fh;
     int32_t direct_io;
     int32_t keep_cache;
+    int32_t no_flush;
+    int32_t reserved; /* 0 */
 } vfs_open;
 
 /* statvfs, fixed width; 64 bytes. frsize = bsize when the callback leaves

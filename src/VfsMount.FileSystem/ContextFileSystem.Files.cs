@@ -89,7 +89,8 @@ public sealed partial class ContextFileSystem
             _handles[id] = handle;
             // A read-only document keeps the pages of its node (each commit is a new node), and so
             // does a transcript reader (its bytes never change).
-            result = new OpenResult(id, directIo, KeepCache: handle is DocumentReader || !directIo && node.Kind == NodeKind.TranscriptLog);
+            result = new OpenResult(id, directIo, KeepCache: handle is DocumentReader || !directIo && node.Kind == NodeKind.TranscriptLog,
+                NoFlush: handle is FileHandle);   // scratch and transcript/ files: Handle.Flush's 0, one request less per close
             return 0;
         }
         catch (Exception e)

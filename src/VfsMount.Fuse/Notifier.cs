@@ -21,7 +21,9 @@ namespace VfsMount.Fuse;
 /// workers at a time, so that a request holding the directory's lock always finds a free
 /// worker; otherwise a thread of its own sends it.</item>
 /// <item>Changes others make in the store (<see cref="AttributesOnly"/>) and appends drop
-/// attributes only, which takes no lock at all.</item>
+/// attributes only, which takes no lock at all — and, where names came or went, a directory's
+/// cached listing: its pages, which the kernel locks only while it copies entries in or out,
+/// never while it waits for a reply.</item>
 /// </list>
 /// A node left under its old name answers its next open or stat with ESTALE (its name now leads
 /// to another file), which makes the kernel look the name up again.
