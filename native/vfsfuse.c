@@ -56,6 +56,10 @@ struct vfs_session {
     pthread_rwlock_t mount_lock;
     int mounted;
     volatile int closing; /* set before unmount; new notifications bail out */
+
+    /* Set in op_init when the kernel takes ENOSYS from opendir as "no opendir/releasedir
+     * ever again" (see op_opendir). */
+    int no_opendir;
 };
 
 /* ---- logging ------------------------------------------------------------ */
@@ -211,6 +215,7 @@ static void apply_open(struct fuse_file_info *fi, const vfs_open *o)
     fi->fh = o->fh;
     fi->direct_io = o->direct_io != 0;
     fi->keep_cache = o->keep_cache != 0;
+    fi->noflush = o->no_flush != 0; /* FOPEN_NOFLUSH: close(2) does not wait for a flush that does nothing */
 }
 
 static int64_t resolve_time(const struct timespec *ts, int now)
@@ -502,6 +507,13 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct vfs_session *s = session_of(req);
+    /* The kernel then opens every directory itself, with FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR
+     * (fuse_do_open in fs/fuse/file.c), and sends no releasedir: two requests fewer per
+     * directory listed, and listings cached until invalidated (readdir gets fh 0). */
+    if (s->no_opendir) {
+        fuse_reply_err(req, ENOSYS);
+        return;
+    }
     OP_OR_ENOSYS(s, opendir);
     vfs_req c = caller_of(req);
     vfs_open o;
@@ -512,7 +524,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         return;
     }
     fi->fh = o.fh;
-    fi->cache_readdir = 0; /* listings change underneath (contexts, rotations) */
+    /* Listings are cached as with no opendir: every change through the mount drops the
+     * directory's cache in the kernel (fuse_dir_changed), changes by others through the host's
+     * notifications, and at worst when the directory's mtime moves (AUTO_INVAL_DATA). */
+    fi->cache_readdir = 1;
+    fi->keep_cache = 1;
     if (fuse_reply_open(req, fi) == -ENOENT && s->ops.releasedir != NULL) s->ops.releasedir(s->state, o.fh);
 }
 
@@ -607,7 +623,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
  * timeouts are C#'s (per reply). */
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
+    struct vfs_session *s = userdata;
     /* One write request carries up to 1 MiB (libfuse caps it at its buffer,
      * 256 pages; it negotiates FUSE_MAX_PAGES so the kernel goes past 32):
      * a 1 MiB log write is one atomic append. */
@@ -632,6 +648,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
      * file's mode is the caller's mode less the caller's umask, never the
      * daemon's. */
     if (conn->capable & FUSE_CAP_DONT_MASK) conn->want |= FUSE_CAP_DONT_MASK;
+    /* Directories need no open: the kernel lists them from the node, keeps their listings
+     * cached (FOPEN_CACHE_DIR) and sends neither opendir nor releasedir. */
+    if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+        conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+        s->no_opendir = 1;
+    }
     /* Node ids are not stable across mounts: no NFS export. */
     conn->want &= ~FUSE_CAP_EXPORT_SUPPORT;
 }

@@ -36,7 +36,7 @@ extern "C" {
 #define VFS_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; C# checks it at load. */
-#define VFS_ABI_VERSION 3
+#define VFS_ABI_VERSION 4
 
 #define VFS_ROOT_ID 1u
 
@@ -120,13 +120,17 @@ typedef struct vfs_entry {
     vfs_attr attr;
 } vfs_entry;
 
-/* The result of open/create/opendir; 16 bytes. direct_io = 1 makes the
+/* The result of open/create/opendir; 24 bytes. direct_io = 1 makes the
  * kernel send every read/write here (no page cache); keep_cache = 1 keeps
- * pages cached by earlier opens of the node. Both 0 on entry. */
+ * pages cached by earlier opens of the node; no_flush = 1: close(2) of it
+ * sends no flush (for handles whose flush does nothing: no writeback cache,
+ * so no dirty pages either). All 0 on entry. */
 typedef struct vfs_open {
     uint64_t fh;
     int32_t direct_io;
     int32_t keep_cache;
+    int32_t no_flush;
+    int32_t reserved; /* 0 */
 } vfs_open;
 
 /* statvfs, fixed width; 64 bytes. frsize = bsize when the callback leaves
@@ -181,9 +185,14 @@ typedef struct vfs_ops {
     /* Last reference gone; the result is ignored by the kernel. */
     int32_t (*release)(void *state, uint64_t fh);
     int32_t (*fsync)(void *state, uint64_t fh, int32_t datasync);
+    /* Called only by kernels without FUSE_CAP_NO_OPENDIR_SUPPORT; elsewhere
+     * directories are opened by the kernel alone and readdir gets fh 0. Either
+     * way the kernel may cache listings: a listing at `off` > 0 may continue
+     * one begun at 0 through another open of the directory. */
     int32_t (*opendir)(void *state, const vfs_req *req, uint64_t ino, vfs_open *out);
     /* Lists entries from offset `off` (0 = the start; else a `next_off`
-     * given earlier) by calling vfs_add_dirent until it returns 1 (full).
+     * given earlier, by any open of the directory) by calling vfs_add_dirent
+     * until it returns 1 (full).
      * plus: the kernel asked for READDIRPLUS — give each entry's vfs_entry,
      * and count a lookup only for entries vfs_add_dirent accepted. */
     int32_t (*readdir)(void *state, const vfs_req *req, uint64_t ino, uint64_t fh, int64_t off, int32_t plus,

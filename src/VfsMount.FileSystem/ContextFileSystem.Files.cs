@@ -25,7 +25,7 @@ public sealed partial class ContextFileSystem
             if (errno != 0) return errno;
             ulong id = (ulong)Interlocked.Increment(ref _nextHandle);
             _handles[id] = opened.Handle;
-            result = new OpenResult(id, opened.DirectIo, opened.KeepCache);
+            result = new OpenResult(id, opened.DirectIo, opened.KeepCache, opened.NoFlush);
             return 0;
         }
         catch (Exception e)

@@ -100,8 +100,9 @@ public readonly record struct DirEntry(string Name, FileKind Kind);
 /// <summary>
 /// DirectIo: the kernel must send every read and write here (logs, staged documents).
 /// KeepCache: pages cached from earlier opens are still valid.
+/// NoFlush: the handle's flush does nothing, so close(2) need not ask for it.
 /// </summary>
-public readonly record struct OpenResult(ulong Handle, bool DirectIo, bool KeepCache);
+public readonly record struct OpenResult(ulong Handle, bool DirectIo, bool KeepCache, bool NoFlush = false);
 
 [Flags]
 public enum OpenFlags

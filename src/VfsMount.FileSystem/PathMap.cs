@@ -7,8 +7,12 @@ using VfsMount.Store.Posix;
 namespace VfsMount.FileSystem;
 
 /// <summary>Maps mount paths to node kinds and store paths: the layout of SPEC §2 in one place.</summary>
-internal sealed class PathMap(ViewServices view)
+public sealed class PathMap
 {
+    private readonly ViewServices view;
+
+    internal PathMap(ViewServices view) => this.view = view;
+
     private ChibiStore Store => view.Store;
 
     private static readonly Dictionary<string, DocumentFormat> Documents = new(StringComparer.Ordinal)
@@ -34,7 +38,7 @@ internal sealed class PathMap(ViewServices view)
     public static readonly string[] AlwaysListed = [TranscriptName, InboxName, TextLogName];
 
     /// <summary>What the mount path is: a node of its kind, with the store file behind it.</summary>
-    public VfsNode Resolve(string path)
+    internal VfsNode Resolve(string path)
     {
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0) return new RootNode(view);
@@ -90,10 +94,10 @@ internal sealed class PathMap(ViewServices view)
     private static bool IsEditorFile(string name) =>
         name == "4913" || (name.StartsWith('.') && name.Length > 4 && name[^4..^1] == ".sw" && name[^1] is >= 'a' and <= 'z');
 
-    public bool HasVfs => FileStatus.Lstat(Store.VfsDir, out var st) == 0 && st.IsDirectory;
+    internal bool HasVfs => FileStatus.Lstat(Store.VfsDir, out var st) == 0 && st.IsDirectory;
 
     /// <summary>The mount path of a store file the view shows (for the kernel's cache).</summary>
-    public string MountPathOf(string storePath) =>
+    internal string MountPathOf(string storePath) =>
         storePath.StartsWith(Store.ContextsDir + "/", StringComparison.Ordinal) ? "/" + Path.GetRelativePath(Store.ContextsDir, storePath)
         : storePath.StartsWith(Store.VfsDir + "/", StringComparison.Ordinal) ? $"/{VfsName}/" + Path.GetRelativePath(Store.VfsDir, storePath)
         : "/" + Path.GetFileName(storePath);

@@ -39,15 +39,20 @@ internal sealed class StoreWatcher : IDisposable
     {
         bool appeared = (mask & (Inotify.InCreate | Inotify.InMovedTo)) != 0;
         bool isDir = (mask & Inotify.InIsDir) != 0;
+        // A name came or went: the directory's listing, which the kernel caches, is stale.
+        bool renamed = (mask & (Inotify.InCreate | Inotify.InDelete | Inotify.InMovedFrom | Inotify.InMovedTo)) != 0;
         if (dir == _store.Root)
         {
-            if (!InternalNames.IsInternal(StorePlace.Root, name) && name != "contexts") _changed("/" + name);
+            if (InternalNames.IsInternal(StorePlace.Root, name) || name == "contexts") return;
+            _changed("/" + name);
+            if (renamed) _changed("/");
         }
         else if (dir == _store.ContextsDir)
         {
             if (!ContextName.IsValid(name)) return;
             if (appeared && isDir) WatchContext(name);
             _changed("/" + name);
+            if (renamed) _changed("/");
         }
         else if (Path.GetDirectoryName(dir) == _store.ContextsDir)
         {
@@ -55,15 +60,17 @@ internal sealed class StoreWatcher : IDisposable
             if (name == PathMap.TranscriptDirName && appeared && isDir) _inotify.Watch(Path.Combine(dir, name));
             // Names, and the logs' appends: documents are replaced by a rename (a new name
             // target); a scratch file written in place by another program waits for the timeout.
-            bool renamed = (mask & (Inotify.InCreate | Inotify.InDelete | Inotify.InMovedFrom | Inotify.InMovedTo)) != 0;
             bool log = PathMap.AlwaysListed.Contains(name);   // appended (or, the inbox, cleared) in place
-            if ((renamed || log) && !InternalNames.IsInternal(StorePlace.ContextTop, name)) _changed($"/{context}/{name}");
+            if ((!renamed && !log) || InternalNames.IsInternal(StorePlace.ContextTop, name)) return;
+            _changed($"/{context}/{name}");
+            if (renamed) _changed($"/{context}");
         }
         else if (Path.GetFileName(dir) == PathMap.TranscriptDirName)
         {
             string context = Path.GetFileName(Path.GetDirectoryName(dir)!);
             if (InternalNames.IsInternal(StorePlace.Transcript, name)) return;
             _changed($"/{context}/{PathMap.TranscriptDirName}/{name}");
+            if (renamed) _changed($"/{context}/{PathMap.TranscriptDirName}");   // a rotation's new partition
             // An append to active.jsonl or a rotation: the one file of every partition changed.
             _changed($"/{context}/{PathMap.TranscriptName}");
         }

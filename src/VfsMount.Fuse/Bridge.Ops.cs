@@ -243,13 +243,31 @@ internal static unsafe partial class Bridge
             if (r != 0) return Neg(r);
             // An append moved the log's end: its size is exact before write(2) returns. Attributes
             // only (no page locks), so safe while the kernel holds this inode for the write.
-            if (host.Nodes.NodeOf(fh) is { IsLog: true } log) host.Notifier.InvalAttributes(log.Id);
+            if (host.Nodes.NodeOf(fh) is { IsLog: true } log)
+            {
+                host.Notifier.InvalAttributes(log.Id);
+                if (log.Name == PathMap.TranscriptName) DropPartitionListings(host, log);
+            }
             return n;
         }
         catch (Exception e)
         {
             return Failed(state, "write", e);
         }
+    }
+
+    /// <summary>
+    /// An append may have rotated the transcript: a new partition in transcript/ and
+    /// transcript/partitions/. Their listings, if the kernel caches them, go before write(2)
+    /// returns (page locks of directories only: never waited on across a request).
+    /// </summary>
+    private const string PartitionsDirName = "partitions";   // STORE-FORMAT: transcript/partitions/
+
+    private static void DropPartitionListings(FuseHost host, Node log)
+    {
+        if (log.Parent is not { } context || host.Nodes.ByName(context.Id, PathMap.TranscriptDirName) is not { } dir) return;
+        host.Notifier.DropListing(dir);
+        if (host.Nodes.ByName(dir.Id, PartitionsDirName) is { } partitions) host.Notifier.DropListing(partitions);
     }
 
     /// <summary>The firewall of the hot paths (read, write).</summary>
@@ -284,36 +302,37 @@ internal static unsafe partial class Bridge
 
     // ---- directories ----------------------------------------------------------------------
 
+    /// <summary>
+    /// Only on kernels without FUSE_CAP_NO_OPENDIR_SUPPORT: a directory's listing lives on its
+    /// node (see <see cref="Listing"/>), so the open only checks that it still has a path.
+    /// </summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int OpenDir(void* state, VfsReq* req, ulong ino, VfsOpen* open) =>
         Serve(state, "opendir", host =>
         {
-            int r = PathOf(host, ino, out var node, out _);
+            int r = PathOf(host, ino, out _, out _);
             if (r != 0) return Neg(r);
-            open->Fh = host.Listings.Open(node);
+            open->Fh = 0;
             return 0;
         });
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int ReleaseDir(void* state, ulong fh) =>
-        Serve(state, "releasedir", host =>
-        {
-            host.Listings.Close(fh);
-            return 0;
-        });
+    private static int ReleaseDir(void* state, ulong fh) => 0;
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int ReadDir(void* state, VfsReq* req, ulong ino, ulong fh, long off, int plus, void* dirCtx) =>
         Serve(state, "readdir", host =>
         {
-            if (host.Listings.Get(fh) is not { } listing) return -Errno.EBADF;
-            var dir = listing.Dir;
+            if (host.Nodes.Get(ino) is not { } dir) return -Errno.EIO;
             string? dirPath = host.Nodes.PathOf(dir);
             if (dirPath is null) return -Errno.ENOENT;
-            if (off == 0)
+            var listing = dir.Listing;
+            if (off == 0 || listing is null)
             {
+                listing = new Listing();
                 int r = listing.Refill(host.FileSystem, dirPath);
                 if (r != 0) return Neg(r);
+                dir.Listing = listing;
             }
             var entries = listing.Entries;
             Span<byte> name = stackalloc byte[1024];   // NAME_MAX is 255 bytes

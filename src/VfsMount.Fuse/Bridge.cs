@@ -274,6 +274,7 @@ internal static unsafe partial class Bridge
         open->Fh = result.Handle;
         open->DirectIo = result.DirectIo ? 1 : 0;
         open->KeepCache = result.KeepCache ? 1 : 0;
+        open->NoFlush = result.NoFlush ? 1 : 0;
     }
 
     private static Caller CallerOf(VfsReq* req) => new(req->Uid, req->Gid, req->Pid);

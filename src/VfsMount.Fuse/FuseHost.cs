@@ -63,7 +63,6 @@ public sealed class FuseHost : IDisposable
 
     internal NodeTable Nodes { get; }
     internal Notifier Notifier { get; }
-    internal Listings Listings { get; } = new();
 
     public IFileSystem FileSystem { get; }
 

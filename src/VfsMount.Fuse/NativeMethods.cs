@@ -12,7 +12,7 @@ internal static unsafe partial class NativeMethods
     private const string Library = "vfsfuse";
 
     /// <summary>Must equal VFS_ABI_VERSION in native/vfsfuse.h.</summary>
-    internal const int AbiVersion = 3;
+    internal const int AbiVersion = 4;
 
     internal const uint KindDir = 0, KindReg = 1, KindSymlink = 2, KindFifo = 3, KindSocket = 4, KindChar = 5, KindBlock = 6;
     internal const uint OAccMode = 3, OAppend = 4, OTrunc = 8, OCreat = 16, OExcl = 32;
@@ -101,13 +101,15 @@ internal struct VfsEntry
     public VfsAttr Attr;
 }
 
-/// <summary>vfs_open: 16 bytes.</summary>
+/// <summary>vfs_open: 24 bytes.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct VfsOpen
 {
     public ulong Fh;
     public int DirectIo;
     public int KeepCache;
+    public int NoFlush;
+    public int Reserved;
 }
 
 /// <summary>vfs_statfs: 64 bytes.</summary>
@@ -184,6 +186,6 @@ internal static class StructSizeChecks
 {
     // The layouts above must match vfsfuse.h; checked once when a host mounts.
     internal static unsafe bool Ok() =>
-        sizeof(VfsReq) == 16 && sizeof(VfsAttr) == 72 && sizeof(VfsEntry) == 96 && sizeof(VfsOpen) == 16
+        sizeof(VfsReq) == 16 && sizeof(VfsAttr) == 72 && sizeof(VfsEntry) == 96 && sizeof(VfsOpen) == 24
         && sizeof(VfsStatFs) == 64 && sizeof(VfsOps) == 23 * sizeof(nint);
 }

@@ -31,9 +31,12 @@ internal sealed class NodeTable
     public NodeTable(Action<string> internalError)
     {
         _internalError = internalError;
-        var root = new Node(RootId, new NodeKey(0, 0, 0, FileKind.Directory, 0, "/"), FileKind.Directory, null, "");
-        _byId[RootId] = root;
+        Root = new Node(RootId, new NodeKey(0, 0, 0, FileKind.Directory, 0, "/"), FileKind.Directory, null, "");
+        _byId[RootId] = Root;
     }
+
+    /// <summary>The root's node, which the kernel holds for the whole mount.</summary>
+    public Node Root { get; }
 
     /// <summary>Nodes the kernel holds (the root included).</summary>
     public int Count
@@ -242,6 +245,12 @@ internal sealed class Node(ulong id, NodeKey key, FileKind kind, Node? parent, s
     public Node? Parent = parent;
     public string Name = name;
     public ulong Lookups;
+
+    /// <summary>
+    /// A directory's last listing (readdir pages through it by offset); null until listed, and
+    /// again once the kernel's copy is dropped (<see cref="Notifier.DropListing(Node)"/>).
+    /// </summary>
+    public Listing? Listing;
 
     /// <summary>Its open file handles (few: a list beats a set).</summary>
     public readonly List<OpenHandle> Handles = [];

@@ -21,7 +21,9 @@ namespace VfsMount.Fuse;
 /// workers at a time, so that a request holding the directory's lock always finds a free
 /// worker; otherwise a thread of its own sends it.</item>
 /// <item>Changes others make in the store (<see cref="AttributesOnly"/>) and appends drop
-/// attributes only, which takes no lock at all.</item>
+/// attributes only, which takes no lock at all — and, where names came or went, a directory's
+/// cached listing: its pages, which the kernel locks only while it copies entries in or out,
+/// never while it waits for a reply.</item>
 /// </list>
 /// A node left under its old name answers its next open or stat with ESTALE (its name now leads
 /// to another file), which makes the kernel look the name up again.
@@ -74,11 +76,14 @@ internal sealed class Notifier : IDisposable
         if (t_pending is not { Count: > 0 } pending) return;
         t_pending = null;
         foreach (string path in pending)
+        {
             if (FindNode(path) is var (parent, node))
             {
                 InvalAttributes(node.Id);
                 if (!node.IsLog) DropName(parent, node.Name);
             }
+            DropListing(ParentOf(path));
+        }
     }
 
     /// <summary>
@@ -93,15 +98,56 @@ internal sealed class Notifier : IDisposable
             (t_pending ??= []).Add(path);
             return;
         }
+        DropListing(ParentOf(path));
         if (FindNode(path) is not var (parent, node)) return;   // the kernel caches nothing for it
         Call("inval_inode", node.Id, s => NativeMethods.vfs_notify_inval_inode(s, node.Id, 0, 0));
         if (!node.IsLog) InvalEntry(parent, node.Name);
     }
 
-    /// <summary>Another program changed what is behind a mount path: drop its node's attributes.</summary>
+    /// <summary>
+    /// Another program changed what is behind a mount path: drop its node's attributes; for a
+    /// directory whose names changed, also its cached listing.
+    /// </summary>
     public void AttributesOnly(string path)
     {
-        if (FindNode(path) is var (_, node)) InvalAttributes(node.Id);
+        if (path == "/")
+        {
+            DropListing(_nodes.Root);
+            return;
+        }
+        if (FindNode(path) is not var (_, node)) return;
+        InvalAttributes(node.Id);
+        if (node.Kind == FileKind.Directory) DropListing(node);
+    }
+
+    /// <summary>
+    /// Drops a directory's cached listing (its page cache, where the kernel keeps it) with its
+    /// attributes. From any thread, inside any request: the kernel holds a directory's listing
+    /// pages locked only while it copies entries in or out, never while it waits for us.
+    /// </summary>
+    public void InvalListing(ulong id) => Call("inval_inode", id, s => NativeMethods.vfs_notify_inval_inode(s, id, 0, 0));
+
+    /// <summary>
+    /// Drops a directory's listing if it was listed since its last drop: the kernel caches a
+    /// listing only through a readdir, which leaves <see cref="Node.Listing"/> set (cleared
+    /// first here, so a listing read meanwhile is dropped by the next change).
+    /// </summary>
+    public void DropListing(Node dir)
+    {
+        if (Interlocked.Exchange(ref dir.Listing, null) is not null) InvalListing(dir.Id);
+    }
+
+    /// <summary>The listing of the directory at a mount path, if the kernel holds its node.</summary>
+    private void DropListing(string dirPath)
+    {
+        if (dirPath == "/") DropListing(_nodes.Root);
+        else if (FindNode(dirPath) is var (_, dir)) DropListing(dir);
+    }
+
+    private static string ParentOf(string path)
+    {
+        int slash = path.TrimEnd('/').LastIndexOf('/');
+        return slash <= 0 ? "/" : path[..slash];
     }
 
     /// <summary>Drops the node's cached attributes (not its pages): from any thread, inside any request.</summary>

@@ -20,8 +20,8 @@ internal interface IOpen
     int Open(OpenFlags flags, uint mode, Caller caller, bool create, out Opened opened);
 }
 
-/// <summary>What an open made: the handle, and how the kernel may cache its pages (see <see cref="OpenResult"/>).</summary>
-internal readonly record struct Opened(Handle Handle, bool DirectIo, bool KeepCache);
+/// <summary>What an open made: the handle, how the kernel may cache its pages, whether a close needs a flush (see <see cref="OpenResult"/>).</summary>
+internal readonly record struct Opened(Handle Handle, bool DirectIo, bool KeepCache, bool NoFlush = false);
 
 /// <summary>truncate(2) by name. Default: EISDIR.</summary>
 internal interface ITruncate

@@ -24,7 +24,7 @@ internal sealed class PartitionNode(ViewServices view, string path, string conte
         if (create || (flags & (OpenFlags.Write | OpenFlags.ReadWrite)) != 0) return ReadOnly();
         int errno = PosixFile.Open(StorePath!, PosixFile.ReadOnly | PosixFile.NoFollow, 0, out var file);
         if (errno != 0) return errno;
-        opened = new Opened(new FileHandle(file!, append: false, readOnly: true), DirectIo: false, KeepCache: false);
+        opened = new Opened(new FileHandle(file!, append: false, readOnly: true), DirectIo: false, KeepCache: false, NoFlush: true);   // nothing to flush
         return 0;
     }
 

@@ -164,6 +164,23 @@ public sealed class FuseHostTests
         Assert.True(m.Fs.Flushes > 0);
     }
 
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 0)]
+    public void Close_OfAHandleOpenedWithNoFlush_SendsNoFlush(bool noFlush, int flushes)
+    {
+        using var m = MountFixture.Start();
+        m.Fs.Add("/scratch", "old");
+        m.Fs.NoFlush = noFlush;
+
+        Sh.Python(m.Dir, """
+            with open(f'{MNT}/scratch', 'w') as f:
+                f.write('new')
+            """);
+
+        Assert.Equal(flushes, Volatile.Read(ref m.Fs.Flushes));
+    }
+
     [Fact]
     public void RequestExit_WithFileHeldOpen_EndsRunWithinTimeout()
     {
@@ -483,6 +500,7 @@ public sealed class FuseHostTests
 
         public volatile bool DirectIo;
         public volatile bool KeepCache;
+        public volatile bool NoFlush;
         public volatile int FlushErrno;
         public volatile string? ThrowOnPath;
         public int Flushes;
@@ -578,7 +596,7 @@ public sealed class FuseHostTests
         {
             ulong h = _nextHandle++;
             _handles[h] = new HandleState(n, flags);
-            return new OpenResult(h, DirectIo, KeepCache);
+            return new OpenResult(h, DirectIo, KeepCache, NoFlush);
         }
 
         public int Open(string path, OpenFlags flags, Caller caller, out OpenResult result)

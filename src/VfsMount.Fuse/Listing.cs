@@ -1,33 +1,16 @@
-using System.Collections.Concurrent;
 using VfsMount.FileSystem;
 
 namespace VfsMount.Fuse;
 
 /// <summary>
-/// Open directory handles: each holds the listing it read at offset 0, so readdir can page
-/// through it by index (the offset the kernel sends back is the next index).
+/// A directory's names as read at the last readdir from offset 0, kept on its node: the kernel
+/// caches listings (FOPEN_CACHE_DIR) and may continue one begun through another open of the
+/// directory — or, without opendir, through none — so the offset it sends back (the next index)
+/// indexes this, not a handle's own copy.
 /// </summary>
-internal sealed class Listings
+internal sealed class Listing
 {
-    private readonly ConcurrentDictionary<ulong, Listing> _open = new();
-    private long _last;
-
-    public ulong Open(Node dir)
-    {
-        ulong id = (ulong)Interlocked.Increment(ref _last);
-        _open[id] = new Listing(dir);
-        return id;
-    }
-
-    public Listing? Get(ulong fh) => _open.TryGetValue(fh, out var l) ? l : null;
-
-    public void Close(ulong fh) => _open.TryRemove(fh, out _);
-}
-
-/// <summary>One open directory: its node and the names read at the last rewind.</summary>
-internal sealed class Listing(Node dir)
-{
-    public Node Dir { get; } = dir;
+    /// <summary>Swapped whole at each refill, so a reader at an offset sees one listing.</summary>
     public List<DirEntry> Entries { get; private set; } = [];
 
     /// <summary>Reads the directory again (opendir, rewinddir): offset 0 starts a new listing.</summary>
