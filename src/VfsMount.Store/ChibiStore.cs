@@ -54,8 +54,13 @@ public sealed class ChibiStore
     public string ContextDir(string name) => Path.Combine(ContextsDir, name);
 
     /// <summary>A context is a real directory (not a symlink) with a valid name under contexts/.</summary>
+    /// <remarks>
+    /// Asked by nearly every request: one statx relative to the root descriptor, not an openat2
+    /// beneath it, a stat and a close. The context's own name is never followed (a symlink there is
+    /// no context); whatever is opened in it afterwards is resolved beneath the root as ever.
+    /// </remarks>
     public bool ContextExists(string name) =>
-        ContextName.IsValid(name) && FileStatus.Lstat(ContextDir(name), out var st) == 0 && st.IsDirectory;
+        ContextName.IsValid(name) && StoreRoot.StatRelative(StoreRoot.RelativeZ(ContextDir(name)), out var st) == 0 && st.IsDirectory;
 
     public IReadOnlyList<string> ListContexts() =>
         PathOps.List(ContextsDir, out var names) != 0 ? [] : names.Where(ContextExists).Order(StringComparer.Ordinal).ToList();
