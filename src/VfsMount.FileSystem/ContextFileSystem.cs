@@ -126,7 +126,12 @@ public sealed partial class ContextFileSystem : IFileSystem
             case NodeKind.Document:
             {
                 if (FileStatus.Lstat(node.StorePath!, out var dst) == 0)
-                    return dst.IsRegular || dst.IsSymlink ? Fill(dst, out attr) : Planted(node, path, dst);
+                {
+                    if (!dst.IsRegular && !dst.IsSymlink) return Planted(node, path, dst);
+                    Fill(dst, out attr);
+                    if (dst.IsRegular) StagedAttributes.Show(_commits, node.StorePath!, ref attr);   // fstat of a writer (SPEC §2.2)
+                    return 0;
+                }
                 // A document created but not yet committed exists for the handle that staged it.
                 var staged = _commits.StagesOf(node.StorePath!).FirstOrDefault();
                 if (staged is null) return node.StorePath == _store.StatePath ? Behind(_store.Root, 0, out attr) : Errno.ENOENT;
