@@ -131,7 +131,7 @@ public sealed class DocumentTests
 
         Assert.Equal("old\n", o.GetProperty("mount_before_close").GetString());
         Assert.Equal("old\n", o.GetProperty("store_before_close").GetString());
-        Assert.Equal(4, o.GetProperty("size_before_close").GetInt32());
+        Assert.Equal(9, o.GetProperty("size_before_close").GetInt32());   // stat shows the staged copy (README: Decisions)
         Assert.Equal("goal one\n", o.GetProperty("mount_after_close").GetString());
         Assert.Equal("goal one\n", o.GetProperty("store_after_close").GetString());
         Assert.Equal("goal one\n", o.GetProperty("mount_before_second_close").GetString());
