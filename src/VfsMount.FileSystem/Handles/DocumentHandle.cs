@@ -244,7 +244,8 @@ internal sealed class DocumentHandle : Handle
         if (errno != 0) return errno;
         try
         {
-            DocumentValidator.Validate(_format, _stagePath);
+            // Written in order from empty (a save), the content was validated as it streamed in.
+            if (_early?.Completes(_stage.Length()) != true) DocumentValidator.Validate(_format, _stagePath);
         }
         catch (StoreException e)
         {
