@@ -66,7 +66,7 @@ internal sealed class DocumentHandle : Handle
                 using var current = PosixFile.OpenOrThrow(target, PosixFile.ReadOnly | PosixFile.NoFollow);
                 AtomicFile.CopyInto(current, _stage, _stagePath);
             }
-            else if (_stage.TakeOwner(FileOwner.For(target, creator)) is var errno and not 0)
+            else if (_stage.TakeOwner(exists ? new FileOwner(st.Uid, st.Gid, st.Permissions) : FileOwner.For(target, creator)) is var errno and not 0)
             {
                 throw new PosixException(errno, _stagePath);
             }

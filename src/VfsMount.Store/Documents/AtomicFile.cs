@@ -74,11 +74,18 @@ public static class AtomicFile
         Check(file.TakeOwner(new FileOwner(st.Uid, st.Gid, st.Permissions)), path);
     }
 
-    /// <summary>Renames an fsync'd temp file over the target and makes the rename durable.</summary>
+    /// <summary>
+    /// Renames an fsync'd temp file (beside the target) over the target and makes the rename
+    /// durable: one descriptor of the directory, opened beneath the store root, serves the
+    /// rename in it and its fsync.
+    /// </summary>
     public static void Commit(string durableTemp, string target)
     {
-        Check(PathOps.Rename(durableTemp, target, 0), target);
-        Check(PosixFile.SyncDirectory(Path.GetDirectoryName(target)!), target);
+        string directory = Path.GetDirectoryName(target)!;
+        if (Path.GetDirectoryName(durableTemp) != directory) throw new ArgumentException($"{durableTemp} is not beside {target}");
+        using var dir = PosixFile.OpenOrThrow(directory, PosixFile.ReadOnly | PosixFile.Directory);
+        Check(dir.RenameIn(Path.GetFileName(durableTemp), Path.GetFileName(target)), target);
+        Check(dir.Sync(), target);
     }
 
     private static void Check(int errno, string path)
