@@ -47,9 +47,10 @@ public static class AtomicFile
         {
             path = NewTempPath(target);
             var file = PosixFile.OpenOrThrow(path, PosixFile.ReadWrite | PosixFile.Create | PosixFile.Exclusive | PosixFile.NoFollow, 0x1A4);
-            // Between create and flock the file is unheld: recovery may delete it. Then try a new one.
-            if (file.Lock(exclusive: false) == 0 && file.Status(out var held) == 0
-                && FileStatus.Lstat(path, out var now) == 0 && now.Inode == held.Inode)
+            // Between create and flock the file is unheld: recovery may delete it (it unlinks only
+            // what it holds exclusively, so once our lock is taken the name stays). Deleted, the
+            // file has no link left: then try a new name (nobody else makes this one).
+            if (file.Lock(exclusive: false) == 0 && file.Status(out var held) == 0 && held.Links > 0)
                 return file;
             file.Dispose();
         }
