@@ -84,6 +84,12 @@ public struct FileAttr
 
     /// <summary>A log: its attributes change with every append, by anyone, and are never cached.</summary>
     public bool IsLog;
+
+    /// <summary>
+    /// Size and times from a writer's staged copy (SPEC §2.2): they change with its every write,
+    /// and a reader's size must be asked again, so the kernel must not cache them.
+    /// </summary>
+    public bool Staged;
 }
 
 /// <summary>

@@ -91,6 +91,9 @@ internal static unsafe partial class Bridge
             r = host.FileSystem.Rename(from, to, f);
             if (r != 0) return Neg(r);
             host.Nodes.Renamed(fromDir, fromName, toDir, toName, (f & RenameFlags.Exchange) != 0);
+            // Renamed onto a document, a file shows the size of the copy a writer stages there
+            // (StagedAttributes): its cached attributes are the old name's. Attributes only: no lock.
+            if (host.Nodes.ByName(toDir.Id, toName) is { } moved) host.Notifier.InvalAttributes(moved.Id);
             return 0;
         });
 
@@ -104,6 +107,9 @@ internal static unsafe partial class Bridge
             int r = AttrOf(host, node, hasFh != 0 ? fh : null, out var a);
             if (r != 0) return Neg(r);
             FillAttr(node, a, attr, host.Nodes);
+            // A handle's own answer (a reader's file, a writer's staged copy) is not what stat of
+            // the node shows everyone (a document's staged size): never cached.
+            if (hasFh != 0) attr->AttrTimeoutNs = 0;
             return 0;
         });
 

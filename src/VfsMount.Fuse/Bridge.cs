@@ -171,8 +171,9 @@ internal static unsafe partial class Bridge
         attr->Uid = a.Uid;
         attr->Gid = a.Gid;
         attr->Rdev = a.Rdev;
-        // A staged writer's handle sees other attributes than everyone else: cache none.
-        attr->AttrTimeoutNs = nodes.HasStaged(node) ? 0 : AttrTimeoutNs;
+        // A staged writer's handle sees other attributes than everyone else, and a staged copy's
+        // size shown by name (which may be another node's writer) is no reader's: cache none.
+        attr->AttrTimeoutNs = a.Staged || nodes.HasStaged(node) ? 0 : AttrTimeoutNs;
     }
 
     /// <summary>Binds what the view found at (dir, name) to a node, counted for this reply.</summary>
@@ -209,8 +210,14 @@ internal static unsafe partial class Bridge
         a = default;
         int r = path is null ? Errno.ENOENT : fs.GetAttr(path, handle, out a);
         if (path is not null && (node.Id == NodeTable.RootId || (r == 0 && IsSameFile(node, a)))) return r;
-        handle ??= host.Nodes.AnyHandle(node);
         if (handle is { } fh) return fs.GetAttr("", fh, out a);
+        // fstat arrives without a handle: one of the node's answers, if it was still open after
+        // answering (a release racing this getattr leaves an empty answer: ask another).
+        while (host.Nodes.AnyHandle(node) is { } any)
+        {
+            int e = fs.GetAttr("", any, out a);
+            if (host.Nodes.NodeOf(any) == node) return e;
+        }
         return r == 0 || r == Errno.ENOENT ? Errno.ESTALE : r;
     }
 

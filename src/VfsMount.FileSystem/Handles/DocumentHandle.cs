@@ -42,12 +42,15 @@ internal sealed class DocumentHandle : Handle
     private PrefixValidator? _early;
     /// <summary>When this handle was opened: the logical moment of an O_TRUNC-only handle's commit.</summary>
     private readonly long _openedAt;
+    private long _lastChange;
+    /// <summary>The logical moment of the last flush or fsync: a change it did not commit (refused) is no longer shown to stat.</summary>
+    private long _lastFlush;
 
     public DocumentHandle(string target, DocumentFormat format, bool truncate, bool append, long maxBytes,
         DocumentCommits commits, Action<string> committed, Func<string, int, string, byte[]?, int> refuse, FileOwner? creator = null)
     {
         _commits = commits;
-        _openedAt = commits.Now();
+        _openedAt = _lastChange = commits.Now();
         _target = target;
         _format = format;
         _append = append;
@@ -63,7 +66,7 @@ internal sealed class DocumentHandle : Handle
                 using var current = PosixFile.OpenOrThrow(target, PosixFile.ReadOnly | PosixFile.NoFollow);
                 AtomicFile.CopyInto(current, _stage, _stagePath);
             }
-            else if (_stage.TakeOwner(FileOwner.For(target, creator)) is var errno and not 0)
+            else if (_stage.TakeOwner(exists ? new FileOwner(st.Uid, st.Gid, st.Permissions) : FileOwner.For(target, creator)) is var errno and not 0)
             {
                 throw new PosixException(errno, _stagePath);
             }
@@ -106,6 +109,19 @@ internal sealed class DocumentHandle : Handle
         lock (this) return _stage.Status(out status);
     }
 
+    /// <summary>The logical moment of this handle's last change to its copy (its open, until it writes).</summary>
+    public long LastChange => Volatile.Read(ref _lastChange);
+
+    /// <summary>
+    /// The staged copy's status while it holds a change this handle has not committed; false
+    /// once committed (the copy is then the document itself) or released. For stat by name.
+    /// </summary>
+    public bool TryStaged(out FileStatus status)
+    {
+        status = default;
+        lock (this) return _dirty && _lastChange > _lastFlush && _stage.Status(out status) == 0;
+    }
+
     public override int Read(Span<byte> buffer, long offset, out int bytesRead)
     {
         lock (this)
@@ -134,6 +150,7 @@ internal sealed class DocumentHandle : Handle
         }
         _dirty = true;
         _onlyTruncatedAtOpen = false;
+        Volatile.Write(ref _lastChange, _commits.Now());
         written = data.Length;
         return 0;
     }
@@ -168,6 +185,7 @@ internal sealed class DocumentHandle : Handle
         if (size == 0) _early = PrefixValidator.ForEmpty(_format);
         else if (size != before) _early = null;
         (_dirty, _onlyTruncatedAtOpen) = (true, false);
+        Volatile.Write(ref _lastChange, _commits.Now());
         return 0;
     }
 
@@ -200,9 +218,17 @@ internal sealed class DocumentHandle : Handle
         return _refuse(_target, errno, "staging a write failed; this handle will not commit", null);
     }
 
-    public override int Flush() => _onlyTruncatedAtOpen ? 0 : Commit();
+    public override int Flush()
+    {
+        _lastFlush = _commits.Now();
+        return _onlyTruncatedAtOpen ? 0 : Commit();
+    }
 
-    public override int Fsync() => Commit();
+    public override int Fsync()
+    {
+        _lastFlush = _commits.Now();
+        return Commit();
+    }
 
     /// <summary>Validate, then temp + fsync + rename + directory fsync; 0 only once durable.</summary>
     private int Commit()
@@ -218,7 +244,8 @@ internal sealed class DocumentHandle : Handle
         if (errno != 0) return errno;
         try
         {
-            DocumentValidator.Validate(_format, _stagePath);
+            // Written in order from empty (a save), the content was validated as it streamed in.
+            if (_early?.Completes(_stage.Length()) != true) DocumentValidator.Validate(_format, _stagePath);
         }
         catch (StoreException e)
         {

@@ -27,5 +27,12 @@ internal sealed class DocumentReader(PosixFile file) : Handle
 
     public override int Status(out FileStatus status) => file.Status(out status);
 
+    /// <summary>
+    /// Its own file's size, not the name's: a page-cache read past the size the kernel holds asks
+    /// with this handle, and a writer's staged size (<see cref="StagedAttributes"/>) or a newer
+    /// commit must not end this reader's bytes early.
+    /// </summary>
+    public override long? Size => file.Length() is var n and >= 0 ? n : null;
+
     public override void Release() => file.Dispose();
 }

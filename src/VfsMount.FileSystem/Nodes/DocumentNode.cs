@@ -25,9 +25,14 @@ internal sealed class DocumentNode(ViewServices view, string path, string? conte
     {
         if (FileStatus.Lstat(StorePath!, out var dst) == 0)
         {
-            if (dst.IsRegular || dst.IsSymlink) return View.Attrs.Fill(dst, out attr);
-            attr = default;
-            return Planted(dst);
+            if (!dst.IsRegular && !dst.IsSymlink)
+            {
+                attr = default;
+                return Planted(dst);
+            }
+            View.Attrs.Fill(dst, out attr);
+            if (dst.IsRegular) StagedAttributes.Show(View.Commits, StorePath!, ref attr);   // fstat of a writer (SPEC §2.2)
+            return 0;
         }
         // A document created but not yet committed exists for the handle that staged it.
         var staged = View.Commits.StagesOf(StorePath!).FirstOrDefault();

@@ -47,9 +47,10 @@ public static class AtomicFile
         {
             path = NewTempPath(target);
             var file = PosixFile.OpenOrThrow(path, PosixFile.ReadWrite | PosixFile.Create | PosixFile.Exclusive | PosixFile.NoFollow, 0x1A4);
-            // Between create and flock the file is unheld: recovery may delete it. Then try a new one.
-            if (file.Lock(exclusive: false) == 0 && file.Status(out var held) == 0
-                && FileStatus.Lstat(path, out var now) == 0 && now.Inode == held.Inode)
+            // Between create and flock the file is unheld: recovery may delete it (it unlinks only
+            // what it holds exclusively, so once our lock is taken the name stays). Deleted, the
+            // file has no link left: then try a new name (nobody else makes this one).
+            if (file.Lock(exclusive: false) == 0 && file.Status(out var held) == 0 && held.Links > 0)
                 return file;
             file.Dispose();
         }
@@ -74,11 +75,18 @@ public static class AtomicFile
         Check(file.TakeOwner(new FileOwner(st.Uid, st.Gid, st.Permissions)), path);
     }
 
-    /// <summary>Renames an fsync'd temp file over the target and makes the rename durable.</summary>
+    /// <summary>
+    /// Renames an fsync'd temp file (beside the target) over the target and makes the rename
+    /// durable: one descriptor of the directory, opened beneath the store root, serves the
+    /// rename in it and its fsync.
+    /// </summary>
     public static void Commit(string durableTemp, string target)
     {
-        Check(PathOps.Rename(durableTemp, target, 0), target);
-        Check(PosixFile.SyncDirectory(Path.GetDirectoryName(target)!), target);
+        string directory = Path.GetDirectoryName(target)!;
+        if (Path.GetDirectoryName(durableTemp) != directory) throw new ArgumentException($"{durableTemp} is not beside {target}");
+        using var dir = PosixFile.OpenOrThrow(directory, PosixFile.ReadOnly | PosixFile.Directory);
+        Check(dir.RenameIn(Path.GetFileName(durableTemp), Path.GetFileName(target)), target);
+        Check(dir.Sync(), target);
     }
 
     private static void Check(int errno, string path)

@@ -53,6 +53,34 @@ public sealed class PrefixValidator
     public bool IsFollowing { get; private set; } = true;
 
     /// <summary>
+    /// Whether the content followed so far is the whole document — <paramref name="length"/>
+    /// bytes — and valid as such, so the check at commit need not read it back: text whose last
+    /// UTF-8 sequence is complete, JSON lines whose unfinished last line is empty or an object.
+    /// JSON and TOML are always checked whole at commit (strings' bytes, repeated keys).
+    /// </summary>
+    public bool Completes(long length)
+    {
+        if (!IsFollowing || Length != length || _utf8Tail.Length != 0) return false;
+        switch (_format)
+        {
+            case DocumentFormat.Text:
+                return true;
+            case DocumentFormat.JsonLines:
+                try
+                {
+                    DocumentValidator.ValidateLine(_pending, _lines + 1);
+                    return true;
+                }
+                catch (StoreException)
+                {
+                    return false;   // the check at commit says why
+                }
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
     /// Takes the next bytes of the document. False, with the reason, when the content can no
     /// longer become valid; the state is then unchanged, as if the write never happened.
     /// </summary>

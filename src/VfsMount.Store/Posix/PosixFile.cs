@@ -229,12 +229,15 @@ public sealed class PosixFile : IDisposable
     /// </summary>
     public int TakeOwner(FileOwner owner)
     {
-        if (Ownership.DaemonUid == 0 && Status(out var st) == 0 && (st.Uid != owner.Uid || st.Gid != owner.Gid))
+        bool known = Status(out var st) == 0, chowned = false;
+        if (Ownership.DaemonUid == 0 && known && (st.Uid != owner.Uid || st.Gid != owner.Gid))
         {
             int errno = Retry(() => Libc.FChown(_fd, owner.Uid, owner.Gid));
             if (errno != 0) return errno;
+            chowned = true;   // chown clears set-id bits: the mode is set again below
         }
-        return owner.Mode is { } mode ? Retry(() => Libc.FChmod(_fd, mode)) : 0;
+        if (owner.Mode is not { } mode || (known && !chowned && st.Permissions == mode)) return 0;   // already so: no inode change
+        return Retry(() => Libc.FChmod(_fd, mode));
     }
 
     /// <summary>chown of the inode this descriptor holds (also an O_PATH one); uint.MaxValue leaves an id. 0 or errno.</summary>
@@ -252,6 +255,9 @@ public sealed class PosixFile : IDisposable
             if (errno != Libc.EINTR) return errno;
         }
     }
+
+    /// <summary>renameat2 of one name to another within this directory (plain names, no '/'). 0 or errno.</summary>
+    public int RenameIn(string from, string to) => Retry(() => LibcPaths.RenameAt2(_fd, from, _fd, to, 0));
 
     /// <summary>fsync of a directory, so a rename or create in it is durable. Returns 0 or errno.</summary>
     public static int SyncDirectory(string directory)

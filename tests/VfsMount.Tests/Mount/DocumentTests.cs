@@ -131,7 +131,7 @@ public sealed class DocumentTests
 
         Assert.Equal("old\n", o.GetProperty("mount_before_close").GetString());
         Assert.Equal("old\n", o.GetProperty("store_before_close").GetString());
-        Assert.Equal(4, o.GetProperty("size_before_close").GetInt32());
+        Assert.Equal(9, o.GetProperty("size_before_close").GetInt32());   // stat shows the staged copy (README: Decisions)
         Assert.Equal("goal one\n", o.GetProperty("mount_after_close").GetString());
         Assert.Equal("goal one\n", o.GetProperty("store_after_close").GetString());
         Assert.Equal("goal one\n", o.GetProperty("mount_before_second_close").GetString());
@@ -232,6 +232,53 @@ public sealed class DocumentTests
         string expected = "new content\n" + string.Concat(Enumerable.Range(0, 20).Select(i => $"more {i}\n"));
         Assert.Equal(expected, o.GetProperty("after_close").GetString());
         Assert.Equal(expected, File.ReadAllText(Doc(m, "summary.md")));
+        AssertNoStrays(m);
+    }
+
+    /// <summary>
+    /// xfstests' fsx stops at start-up on a document ("no extend on truncate") when fstat after
+    /// ftruncate reports the committed size: the kernel sends fstat's GETATTR without a handle.
+    /// Stat by name shows the staged copy too, as an in-place write would natively; a reader
+    /// opened before still reads the committed bytes whole.
+    /// </summary>
+    [Fact]
+    public void Fstat_WritingHandleAfterFtruncateAndWrite_SeesStagedSize()
+    {
+        using var m = StartWithDemo();
+        m.Ok("echo 'old content' > demo/summary.md");
+
+        var o = Observe(m, """
+            obs = {}
+            r = os.open('demo/summary.md', os.O_RDONLY)
+            fd = os.open('demo/summary.md', os.O_RDWR)
+            os.ftruncate(fd, 100000)
+            obs['after_extend'] = os.fstat(fd).st_size
+            obs['by_name'] = os.stat('demo/summary.md').st_size
+            os.pwrite(fd, b'tail\n', 100000)
+            obs['after_write'] = os.fstat(fd).st_size
+            obs['seek_end'] = os.lseek(fd, 0, os.SEEK_END)
+            os.ftruncate(fd, 7)
+            obs['after_shrink'] = os.fstat(fd).st_size
+            obs['reader'] = os.pread(r, 4096, 0).decode()
+            obs['reader_fstat_seek_end'] = os.lseek(r, 0, os.SEEK_END)
+            obs['store'] = stored('summary.md')
+            os.close(fd)
+            obs['after_close'] = os.stat('demo/summary.md').st_size
+            obs['committed'] = seen('summary.md')
+            os.close(r)
+            print(json.dumps(obs))
+            """);
+
+        Assert.Equal(100000, o.GetProperty("after_extend").GetInt64());
+        Assert.Equal(100000, o.GetProperty("by_name").GetInt64());
+        Assert.Equal(100005, o.GetProperty("after_write").GetInt64());
+        Assert.Equal(100005, o.GetProperty("seek_end").GetInt64());
+        Assert.Equal(7, o.GetProperty("after_shrink").GetInt64());
+        Assert.Equal("old content\n", o.GetProperty("reader").GetString());
+        Assert.Equal(12, o.GetProperty("reader_fstat_seek_end").GetInt64());
+        Assert.Equal("old content\n", o.GetProperty("store").GetString());
+        Assert.Equal(7, o.GetProperty("after_close").GetInt64());
+        Assert.Equal("old con", o.GetProperty("committed").GetString());
         AssertNoStrays(m);
     }
 

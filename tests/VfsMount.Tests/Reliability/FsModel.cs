@@ -119,11 +119,17 @@ internal sealed class ModelFileHandle(string name, int flags, ModelFile file) : 
     public ModelFile File { get; } = file;
 }
 
-/// <summary>A document opened for writing: its private staged copy, and whether it changed since its last commit.</summary>
-internal sealed class ModelStagedHandle(string name, int flags, byte[] staged, bool dirty) : ModelHandle(name, flags)
+/// <summary>
+/// A document opened for writing: its private staged copy, whether it changed since its last
+/// commit, and when it last changed (its open, a write, a truncate: the model's clock).
+/// </summary>
+internal sealed class ModelStagedHandle(string name, int flags, byte[] staged, bool dirty, long changedAt, ModelFile? openedOn) : ModelHandle(name, flags)
 {
+    /// <summary>The committed file when it was opened: the kernel's node of its descriptor.</summary>
+    public ModelFile? OpenedOn { get; } = openedOn;
     public byte[] Staged { get; set; } = staged;
     public bool Dirty { get; set; } = dirty;
+    public long ChangedAt { get; set; } = changedAt;
 }
 
 internal sealed class ModelLogHandle(string name, int flags) : ModelHandle(name, flags);
@@ -149,6 +155,7 @@ internal sealed class FsModel
         ["inbox.jsonl"] = [],
     };
     private readonly ModelHandle?[] _slots = new ModelHandle?[Slots];
+    private long _clock;
 
     public FsModel()
     {
@@ -188,13 +195,37 @@ internal sealed class FsModel
         OpKind.Write => Write(_slots[op.Slot]!, op.Offset, op.Data!),
         OpKind.Truncate => Truncate(op),
         OpKind.Mmap => Mmap(op.Slot),
-        OpKind.Stat => _names[op.File] is { } f ? Outcome.Ok(f.Data.Length) : Outcome.Fail(Errnos.ENOENT),
+        OpKind.Stat => _names[op.File] is { } f ? Outcome.Ok(StatSize(op.File, f)) : Outcome.Fail(Errnos.ENOENT),
+        OpKind.Fstat => Outcome.Ok(HandleSize(op.Slot)),
         OpKind.ReadFile => _names[op.File] is { } g ? Outcome.Read(g.Data) : Outcome.Fail(Errnos.ENOENT),
         OpKind.Rename => Rename(op.File, op.Target),
         OpKind.Unlink => Unlink(op.File),
         OpKind.LogWrite => LogWrite(op),
         OpKind.LogRead => new Outcome(0, Contents: _logs[_slots[op.Slot]!.Name].ToArray()),
         _ => throw new InvalidOperationException(op.ToString()),
+    };
+
+    /// <summary>
+    /// stat of a name: a document that handles stage changes to shows the copy changed last, to
+    /// everyone, as an in-place write would (README: Decisions); else the committed file.
+    /// </summary>
+    private long StatSize(string name, ModelFile committed) =>
+        _slots.OfType<ModelStagedHandle>().Where(h => h.Name == name && h.Dirty).MaxBy(h => h.ChangedAt) is { } latest
+            ? latest.Staged.Length : committed.Data.Length;
+
+    /// <summary>
+    /// Whether fstat of the slot has one answer the model knows: a scratch file's handle, or a
+    /// writing document handle alone on its document while the name still holds the committed
+    /// file it opened (fstat reaches the node, which every handle on that file shares). Not
+    /// after an unlink or a commit by another handle: a writer does not hold the committed file
+    /// open, so its inode number can be reused by a new file, which the host's node table then
+    /// takes for the same node (README: Decisions).
+    /// </summary>
+    public bool FstatKnown(int slot) => _slots[slot] switch
+    {
+        ModelFileHandle f => IsScratch(f.Name),
+        ModelStagedHandle s => _names[s.Name] is { } f && f == s.OpenedOn && _slots.Count(h => h?.Name == s.Name) == 1,
+        _ => false,
     };
 
     private Outcome Open(Op op)
@@ -223,7 +254,7 @@ internal sealed class FsModel
                 if (committed is null && !create && !StagedOnly(name)) return Outcome.Fail(Errnos.ENOENT);
                 byte[] staged = committed is not null && !truncate ? (byte[])committed.Data.Clone() : [];
                 bool dirty = committed is null || (truncate && committed.Data.Length > 0);
-                handle = new ModelStagedHandle(name, flags, staged, dirty);
+                handle = new ModelStagedHandle(name, flags, staged, dirty, ++_clock, committed);
             }
         }
         else
@@ -263,7 +294,7 @@ internal sealed class FsModel
         return Outcome.Read(ModelBytes.Slice(((ModelFileHandle)h).File.Data, op.Offset, op.Length));
     }
 
-    private static Outcome Write(ModelHandle h, long offset, byte[] data)
+    private Outcome Write(ModelHandle h, long offset, byte[] data)
     {
         if (!h.Writable) return Outcome.Fail(Errnos.EBADF);
         switch (h)
@@ -271,6 +302,7 @@ internal sealed class FsModel
             case ModelStagedHandle s:
                 s.Staged = ModelBytes.WriteAt(s.Staged, s.Append ? s.Staged.Length : offset, data);
                 s.Dirty = true;
+                s.ChangedAt = ++_clock;
                 break;
             case ModelFileHandle f:
                 f.File.WriteAt(f.Append ? f.File.Data.Length : offset, data);
@@ -290,6 +322,7 @@ internal sealed class FsModel
             case ModelStagedHandle s:
                 s.Staged = ModelBytes.Resize(s.Staged, op.Offset);
                 s.Dirty = true;
+                s.ChangedAt = ++_clock;
                 break;
             case ModelFileHandle f:
                 f.File.Data = ModelBytes.Resize(f.File.Data, op.Offset);

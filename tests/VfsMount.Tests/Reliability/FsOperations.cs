@@ -20,6 +20,8 @@ internal enum OpKind
     Mmap,
     /// <summary>statx(File): its size, or the errno.</summary>
     Stat,
+    /// <summary>fstat(Slot): its size (xfstests' fsx checks it after every ftruncate).</summary>
+    Fstat,
     /// <summary>open(File, O_RDONLY), pread to the end, close: what a fresh reader sees.</summary>
     ReadFile,
     /// <summary>rename(File, Target).</summary>
@@ -67,6 +69,7 @@ internal sealed record Op(
             OpKind.Truncate => string.Create(c, $"ftruncate [{Slot}] to {Offset}"),
             OpKind.Mmap => string.Create(c, $"mmap-read [{Slot}]"),
             OpKind.Stat => $"stat {File}",
+            OpKind.Fstat => string.Create(c, $"fstat [{Slot}]"),
             OpKind.ReadFile => $"read-whole {File}",
             OpKind.Rename => $"rename {File} -> {Target}",
             OpKind.Unlink => $"unlink {File}",
@@ -140,7 +143,8 @@ internal static class FsGenerator
                 < 54 => WriteOp(rng, model, index),
                 < 59 => TruncateOp(rng, model),
                 < 64 => AnySlot(rng, model, Readable) is { } s ? new Op(OpKind.Mmap, s) : null,
-                < 68 => PathOp(rng, model, OpKind.Stat),
+                < 66 => PathOp(rng, model, OpKind.Stat),
+                < 68 => AnySlot(rng, model, _ => true) is { } s && model.FstatKnown(s) ? new Op(OpKind.Fstat, s) : null,
                 < 73 => PathOp(rng, model, OpKind.ReadFile),
                 < 79 => RenameOp(rng, model),
                 < 82 => PathOp(rng, model, OpKind.Unlink),

@@ -36,6 +36,7 @@ internal sealed unsafe partial class MountDriver : IFsDriver
         OpKind.Truncate => Check(Retry(() => FTruncate(_fds[op.Slot], op.Offset))),
         OpKind.Mmap => MapRead(_fds[op.Slot]),
         OpKind.Stat => Stat(op.File),
+        OpKind.Fstat => Fstat(_fds[op.Slot]),
         OpKind.ReadFile => ReadFile(op.File),
         OpKind.Rename => Check(Retry(() => Rename(PathOf(op.File), PathOf(op.Target)))),
         OpKind.Unlink => Check(Retry(() => Unlink(PathOf(op.File)))),
@@ -117,6 +118,16 @@ internal sealed unsafe partial class MountDriver : IFsDriver
         return Outcome.Ok(*(long*)(buffer + 40));   // struct statx: stx_size at offset 40 on every architecture
     }
 
+    /// <summary>fstat(2): statx of the descriptor itself (AT_EMPTY_PATH), as glibc does it.</summary>
+    private static Outcome Fstat(int fd)
+    {
+        var buffer = stackalloc byte[256];
+        int r;
+        do r = Statx(fd, "", AtEmptyPath, StatxSize, buffer); while (Interrupted(r));
+        if (r != 0) return Outcome.Fail(Marshal.GetLastPInvokeError());
+        return Outcome.Ok(*(long*)(buffer + 40));
+    }
+
     private Outcome ReadFile(string name)
     {
         int fd = (int)Retry(() => OpenFile(PathOf(name), PosixOpenFlags.ReadOnly | PosixOpenFlags.CloseOnExec, 0));
@@ -186,6 +197,7 @@ internal sealed unsafe partial class MountDriver : IFsDriver
 
     private const int SeekEnd = 2, ProtRead = 1, MapShared = 1, AtFdCwd = -100;
     private const uint StatxSize = 0x200;
+    private const int AtEmptyPath = 0x1000;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenFile(string path, int flags, int mode);

@@ -18,7 +18,7 @@ internal sealed class ViewDriver : IFsDriver
     private readonly Slot?[] _slots = new Slot?[FsModel.Slots];
     private readonly LogReadCheck _logs = new();
 
-    private sealed record Slot(ulong Handle, string Path, string Name, int Flags, bool DirectIo);
+    private sealed record Slot(ulong Handle, string Path, string Name, int Flags, bool DirectIo, NodeIdentity Identity);
 
     public ViewDriver(string context)
     {
@@ -41,6 +41,7 @@ internal sealed class ViewDriver : IFsDriver
         OpKind.Truncate => Truncate(_slots[op.Slot]!, op.Offset),
         OpKind.Mmap => MapRead(_slots[op.Slot]!),
         OpKind.Stat => Fs.GetAttr(PathOf(op.File), null, out var attr) is var e and not 0 ? Outcome.Fail(e) : Outcome.Ok(attr.Size),
+        OpKind.Fstat => Fstat(_slots[op.Slot]!),
         OpKind.ReadFile => ReadFile(op.File),
         OpKind.Rename => Looked(op.File, () => Fs.Rename(PathOf(op.File), PathOf(op.Target), RenameFlags.None)),
         OpKind.Unlink => Looked(op.File, () => Fs.Unlink(PathOf(op.File))),
@@ -68,7 +69,8 @@ internal sealed class ViewDriver : IFsDriver
             : (op.Flags & PosixOpenFlags.Create) != 0 ? Fs.Create(path, 0x1A4, flags, ViewFixture.Me, out result)
             : Errno.ENOENT;
         if (errno != 0) return Outcome.Fail(errno);
-        var slot = _slots[op.Slot] = new Slot(result.Handle, path, op.File, op.Flags, result.DirectIo);
+        Fs.GetAttr(path, null, out var opened);   // the node the kernel now holds for the descriptor
+        var slot = _slots[op.Slot] = new Slot(result.Handle, path, op.File, op.Flags, result.DirectIo, opened.Identity);
         return op.Data is null ? Outcome.Ok() : Write(slot, op.Data, 0);
     }
 
@@ -125,6 +127,17 @@ internal sealed class ViewDriver : IFsDriver
     {
         if (slot.DirectIo) return Outcome.Fail(Errnos.ENODEV);
         return ReadAll(slot.Handle, out var bytes) is var errno and not 0 ? Outcome.Fail(errno) : Outcome.Read(bytes);
+    }
+
+    /// <summary>
+    /// fstat(2): the kernel sends getattr of the descriptor's node without a handle; the host
+    /// answers from the node's name while it leads to that file, else from a handle of the node.
+    /// </summary>
+    private Outcome Fstat(Slot slot)
+    {
+        int errno = Fs.GetAttr(slot.Path, null, out var attr);
+        if (errno != 0 || attr.Identity != slot.Identity) errno = Fs.GetAttr("", slot.Handle, out attr);
+        return errno == 0 ? Outcome.Ok(attr.Size) : Outcome.Fail(errno);
     }
 
     /// <summary>A fresh reader: lookup, open read-only, read to the end, close.</summary>

@@ -24,6 +24,42 @@ public sealed class PrefixValidatorTests
         }
     }
 
+    /// <summary>
+    /// A commit skips reading the staged copy back only when the followed content is the whole
+    /// document and valid as it stands — the check at close would accept it — in every split.
+    /// </summary>
+    [Theory]
+    [InlineData(DocumentFormat.Text, "plain 日本 text 😀\n", true)]
+    [InlineData(DocumentFormat.Text, "", true)]
+    [InlineData(DocumentFormat.JsonLines, "{\"a\":1}\n\n{\"b\":2}\r\n", true)]
+    [InlineData(DocumentFormat.JsonLines, "{\"a\":1}\n{\"b\":2}", true)]
+    [InlineData(DocumentFormat.JsonLines, "{\"a\":1}\n{\"unfinished\":", false)]
+    [InlineData(DocumentFormat.JsonLines, "{\"a\":1}\n[1]", false)]
+    [InlineData(DocumentFormat.JsonObject, "{\"a\":1}", false)]   // JSON is always checked whole (repeated keys, strings' bytes)
+    public void Completes_OnlyForWholeValidContent(DocumentFormat format, string text, bool complete)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        for (int chunk = 1; chunk <= Math.Max(1, bytes.Length); chunk++)
+        {
+            var v = PrefixValidator.ForEmpty(format)!;
+            for (int at = 0; at < bytes.Length; at += chunk)
+                Assert.True(v.TryAppend(bytes.AsSpan(at, Math.Min(chunk, bytes.Length - at)), out var reason), $"chunk {chunk} at {at}: {reason}");
+            Assert.Equal(complete, v.Completes(bytes.Length));
+            Assert.False(v.Completes(bytes.Length + 1));   // a copy longer than what was followed: read it
+        }
+    }
+
+    [Fact]
+    public void Completes_TextCutInsideAUtf8Sequence_False()
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes("日本");
+        var v = PrefixValidator.ForEmpty(DocumentFormat.Text)!;
+        Assert.True(v.TryAppend(bytes.AsSpan(0, 4), out _));
+        Assert.False(v.Completes(4));
+        Assert.True(v.TryAppend(bytes.AsSpan(4), out _));
+        Assert.True(v.Completes(6));
+    }
+
     [Theory]
     [InlineData(DocumentFormat.JsonObject, "{broken", 1)]
     [InlineData(DocumentFormat.JsonObject, "[1,2]", 0)]
