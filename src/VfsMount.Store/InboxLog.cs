@@ -10,10 +10,7 @@ namespace VfsMount.Store;
 /// </summary>
 public sealed class InboxLog(string contextDir, string context, Quarantine quarantine)
 {
-    // Lock order: _gate, then the flock of .inbox.lock.
-    private readonly Lock _gate = new();
-    private HeldLog? _held;
-    private volatile bool _retired;
+    private readonly HeldLogSlot _held = new(System.IO.Path.Combine(contextDir, ".inbox.lock"), System.IO.Path.Combine(contextDir, "inbox.jsonl"));
 
     public string Path { get; } = System.IO.Path.Combine(contextDir, "inbox.jsonl");
     public string LockPath { get; } = System.IO.Path.Combine(contextDir, ".inbox.lock");
@@ -30,47 +27,22 @@ public sealed class InboxLog(string contextDir, string context, Quarantine quara
     public void Append(CompletedLines lines)
     {
         if (lines.Count == 0) return;
-        lock (_gate)
+        _held.Append(held =>
         {
+            if (!held.TryLockHeld()) held.LockByName();   // ENOENT once the context is gone: never recreated
             try
             {
-                _held ??= new HeldLog(LockPath, Path);
-                if (!_held.TryLockHeld()) _held.LockByName();   // ENOENT once the context is gone: never recreated
-                try
-                {
-                    // The size is read under the lock: chibi may have cleared the inbox since.
-                    var file = _held.Log(out var st) ?? _held.CreateLog(() => FileOwner.For(Path), out st);
-                    LineAppender.Append(file, st.Size, tailKnown: false, Path, lines.Bytes, quarantine, context);
-                }
-                finally
-                {
-                    _held.Unlock();
-                }
+                // The size is read under the lock: chibi may have cleared the inbox since.
+                var file = held.Log(out var st) ?? held.CreateLog(() => FileOwner.For(Path), out st);
+                LineAppender.Append(file, st.Size, tailKnown: false, Path, lines.Bytes, quarantine, context);
             }
             finally
             {
-                if (_retired)
-                {
-                    _held?.Dispose();
-                    _held = null;
-                }
+                held.Unlock();
             }
-        }
+        });
     }
 
-    /// <summary>As <see cref="Transcript.TranscriptLog.Retire"/>: the context moved; never waits for an append in progress.</summary>
-    public void Retire()
-    {
-        _retired = true;
-        if (!_gate.TryEnter()) return;
-        try
-        {
-            _held?.Dispose();
-            _held = null;
-        }
-        finally
-        {
-            _gate.Exit();
-        }
-    }
+    /// <summary>This process renamed or removed the context: the descriptors held for appends go (<see cref="HeldLogSlot.Retire"/>).</summary>
+    public void Retire() => _held.Retire();
 }

@@ -23,10 +23,8 @@ public sealed partial class TranscriptLog
     private bool _directoryReady;
 
     // The lock file and active.jsonl, kept open between appends; used only by the batch leader
-    // (GroupCommit runs one batch at a time). Lock order: _heldGate, then the transcript flock.
-    private readonly Lock _heldGate = new();
-    private HeldLog? _held;
-    private volatile bool _retired;
+    // (GroupCommit runs one batch at a time).
+    private readonly HeldLogSlot _held;
 
     /// <summary>One writer's lines in a group commit, and whether chibi's window must learn of them.</summary>
     private readonly record struct Pending(CompletedLines Lines, bool MarkDirty);
@@ -43,6 +41,7 @@ public sealed partial class TranscriptLog
         _counters = counters;
         _commits = new(AppendBatch);
         _dirtyName = new NameProbe(Path.Combine(contextDir, DirtyMarker.Name));
+        _held = new HeldLogSlot(LockPath, ActivePath);
     }
 
     public string ContextDir { get; }
@@ -86,53 +85,21 @@ public sealed partial class TranscriptLog
         _commits.Commit(new Pending(lines, markDirty));
     }
 
-    /// <summary>
-    /// The descriptors held for appends are closed: this context was renamed or removed by this
-    /// process. A log still referenced (an open handle) appends by name again, at most holding
-    /// its descriptors for the length of one append. Never waits for an append in progress (it
-    /// may wait for the flock the caller holds): that append closes them when it ends.
-    /// </summary>
-    public void Retire()
-    {
-        _retired = true;
-        if (!_heldGate.TryEnter()) return;
-        try
-        {
-            _held?.Dispose();
-            _held = null;
-        }
-        finally
-        {
-            _heldGate.Exit();
-        }
-    }
+    /// <summary>This process renamed or removed the context: the descriptors held for appends go (<see cref="HeldLogSlot.Retire"/>).</summary>
+    public void Retire() => _held.Retire();
 
     /// <summary>One locked write and fsync for a batch of appends (each batch member whole), then the dirty mark.</summary>
     private void AppendBatch(IReadOnlyList<Pending> batch)
     {
         bool markDirty = false;
         foreach (var p in batch) markDirty |= p.MarkDirty;
-        lock (_heldGate)
-        {
-            try
-            {
-                AppendLocked(batch);
-            }
-            finally
-            {
-                if (_retired)
-                {
-                    _held?.Dispose();
-                    _held = null;
-                }
-            }
-        }
+        _held.Append(held => AppendLocked(held, batch));
         if (markDirty) MarkDirty();
     }
 
-    private void AppendLocked(IReadOnlyList<Pending> batch)
+    private void AppendLocked(HeldLog held, IReadOnlyList<Pending> batch)
     {
-        var held = TakeLock();
+        TakeLock(held);
         try
         {
             var file = held.Log(out var active);
@@ -176,10 +143,9 @@ public sealed partial class TranscriptLog
     /// leads to it; otherwise by name, as the first append: transcript/ refused if planted, made
     /// if missing, and ENOENT when the context is gone.
     /// </summary>
-    private HeldLog TakeLock()
+    private void TakeLock(HeldLog held)
     {
-        _held ??= new HeldLog(LockPath, ActivePath);
-        if (_held.TryLockHeld()) return _held;
+        if (held.TryLockHeld()) return;
         RefuseLinkedOut();
         if (!_directoryReady)
         {
@@ -191,8 +157,7 @@ public sealed partial class TranscriptLog
             if (errno == 0) Ownership.TakeParentsOwner(Directory);
             _directoryReady = true;
         }
-        _held.LockByName();
-        return _held;
+        held.LockByName();
     }
 
     /// <summary>Whether active.jsonl ends where our last append left it (so its last byte is our '\n').</summary>
